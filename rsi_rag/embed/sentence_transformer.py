@@ -1,0 +1,110 @@
+"""Embedder backed by a sentence-transformers model folder (or hub id)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rsi_rag._packaged import packaged_embedder_path
+from rsi_rag.embed.base import Embedder
+from rsi_rag.errors import ModelError, ModelNotFoundError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["SentenceTransformerEmbedder", "resolve_device"]
+
+_LOAD_LOCK = threading.Lock()
+_LOADED: dict[tuple[str, str], Any] = {}
+
+
+def resolve_device(device: str | None) -> str:
+    """``device`` as given, or ``cuda`` when a GPU is visible, else ``cpu``."""
+    if device:
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_sentence_transformer(name_or_path: str, device: str) -> Any:
+    """Load (once per process) a SentenceTransformer; clear errors for missing folders."""
+    key = (name_or_path, device)
+    with _LOAD_LOCK:
+        if key in _LOADED:
+            return _LOADED[key]
+        path = Path(name_or_path)
+        looks_local = path.is_absolute() or name_or_path.startswith((".", "~"))
+        if looks_local and not path.expanduser().is_dir():
+            raise ModelNotFoundError(
+                f"embedder folder {name_or_path!r} does not exist; point the embedder setting "
+                "at a sentence-transformers folder, or leave it unset for the packaged MiniLM"
+            )
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            model = SentenceTransformer(str(path.expanduser()) if looks_local else name_or_path,
+                                        device=device)
+        except Exception as exc:
+            raise ModelError(
+                f"could not load embedder {name_or_path!r}: {exc}. Check that the folder "
+                "holds a complete sentence-transformers model (modules.json, config, weights)"
+            ) from exc
+        _LOADED[key] = model
+        return model
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """Embeds with a sentence-transformers model.
+
+    Args:
+        name_or_path: A model folder or hub id; ``None`` for the packaged MiniLM-L6.
+        device: ``cpu``, ``cuda`` or ``None`` (automatic).
+        version: The identifier recorded with indexes; derived from the path if omitted.
+    """
+
+    def __init__(
+        self, name_or_path: str | None = None, device: str | None = None, version: str | None = None
+    ) -> None:
+        self.name_or_path = str(name_or_path or packaged_embedder_path())
+        self._device = device
+        self._version = version
+        self._model: Any = None
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            self._model = load_sentence_transformer(self.name_or_path, resolve_device(self._device))
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        getter = getattr(self.model, "get_embedding_dimension", None) or (
+            self.model.get_sentence_embedding_dimension
+        )
+        return int(getter())
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.model.max_seq_length)
+
+    @property
+    def version(self) -> str:
+        if self._version is None:
+            digest = hashlib.sha1(self.name_or_path.encode()).hexdigest()[:8]
+            self._version = f"{Path(self.name_or_path).name or 'embedder'}-{digest}"
+        return self._version
+
+    def _encode(self, texts: list[str], *, batch_size: int, show_progress: bool) -> np.ndarray:
+        return self.model.encode(  # type: ignore[no-any-return]
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+
+    def _tokenize(self, text: str) -> list[str]:
+        return list(self.model.tokenizer.tokenize(text))

@@ -1,0 +1,1 @@
+"""The learning loop: collect, synthesize, train, evaluate, gate, promote."""
