@@ -1,0 +1,43 @@
+"""The README's main job: ingest the demo corpus and answer questions with citations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rsi_rag.cli.common import console, emit_json
+
+__all__ = ["DEMO_QUESTIONS", "run_demo"]
+
+DEMO_QUESTIONS = (
+    "What must a challenger model beat before it is promoted?",
+    "Which file types can be ingested?",
+    "What happens to training examples when a document is deleted?",
+    "What is the boiling point of liquid nitrogen?",
+)
+
+
+def run_demo(rag: Any, docs: Path, json_out: bool) -> None:
+    if not docs.is_dir():
+        from rsi_rag.errors import ValidationError
+
+        raise ValidationError(f"demo corpus folder {docs} does not exist; pass --docs DIR")
+    report = rag.ingest(docs, "demo", progress=not json_out)
+    results = []
+    if not json_out:
+        console.print(
+            f"[bold]ingested[/] {len(report.added) + len(report.updated)} new or changed, "
+            f"{len(report.unchanged)} unchanged documents from {docs}"
+        )
+    for q in DEMO_QUESTIONS:
+        answer = rag.ask(q, "demo")
+        results.append({"question": q, **answer.to_dict()})
+        if not json_out:
+            console.print(f"\n[bold cyan]Q:[/] {q}\n[bold green]A:[/] {answer.text}")
+            if answer.abstained:
+                console.print("  [dim](abstained)[/]")
+            for c in answer.citations:
+                tag = " (inferred)" if c.inferred else ""
+                console.print(f"  [{c.marker}] {Path(c.source).name} chunk {c.chunk_id}{tag}")
+    if json_out:
+        emit_json(results)
