@@ -21,8 +21,12 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database behind ``engine`` to ``revision``."""
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Bring the database behind ``engine`` to ``revision``.
+
+    Features add their own revisions branching from ``0001``; upgrading to ``heads``
+    applies every branch.
+    """
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
