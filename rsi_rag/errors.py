@@ -16,7 +16,8 @@ status code in one place, using the ``status`` and ``code`` attributes declared 
     │   ├── UnknownCollectionError
     │   ├── UnknownDocumentError
     │   ├── UnknownInteractionError
-    │   └── UnknownModelVersionError
+    │   ├── UnknownModelVersionError
+    │   └── UnknownSourceError
     ├── ConflictError                duplicate name, job already running
     ├── IngestError                  one file could not be ingested
     │   ├── UnsupportedFileError
@@ -27,6 +28,9 @@ status code in one place, using the ``status`` and ``code`` attributes declared 
     │   └── ModelNotFoundError
     ├── IndexCorruptError            an index file on disk cannot be read
     ├── NotEnoughDataError           too little data to train or evaluate
+    ├── SourceError                  a connector's source cannot be read as a whole
+    │   ├── SourceUnavailableError   unreachable, timed out or missing
+    │   └── SourceAuthError          the source refused the credentials
     ├── AuthenticationError          missing or unknown API key
     ├── PermissionDeniedError        the key's role or tenant does not allow it
     └── RateLimitedError             too many requests
@@ -52,10 +56,14 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitedError",
     "RsiRagError",
+    "SourceAuthError",
+    "SourceError",
+    "SourceUnavailableError",
     "UnknownCollectionError",
     "UnknownDocumentError",
     "UnknownInteractionError",
     "UnknownModelVersionError",
+    "UnknownSourceError",
     "UnknownTenantError",
     "UnsupportedFileError",
     "ValidationError",
@@ -144,6 +152,12 @@ class UnknownModelVersionError(NotFoundError):
     code = "unknown_model_version"
 
 
+class UnknownSourceError(NotFoundError):
+    """No connector source has this name for the tenant."""
+
+    code = "unknown_source"
+
+
 class ConflictError(RsiRagError):
     """The request conflicts with the current state (duplicate, job already running)."""
 
@@ -217,6 +231,27 @@ class NotEnoughDataError(RsiRagError):
 
     code = "not_enough_data"
     status = 422
+
+
+class SourceError(RsiRagError):
+    """A connector's source could not be listed or read as a whole."""
+
+    code = "source_error"
+    status = 502
+
+
+class SourceUnavailableError(SourceError):
+    """The source is unreachable, timed out, or the named container does not exist."""
+
+    code = "source_unavailable"
+    status = 503
+
+
+class SourceAuthError(SourceError):
+    """The source refused the configured credentials."""
+
+    code = "source_auth"
+    status = 502
 
 
 class AuthenticationError(RsiRagError):
