@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from rsi_rag.rag import RAG, AnswerStream
 
 __all__ = [
-    "RAG",
     "Answer",
     "AnswerStream",
     "Citation",
@@ -34,6 +33,7 @@ __all__ = [
     "Hit",
     "IngestFailure",
     "IngestReport",
+    "RAG",
     "RAGConfig",
     "RsiRagError",
     "SourceDocument",

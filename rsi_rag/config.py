@@ -95,7 +95,9 @@ class RAGConfig:
                 f"abstain_threshold is a cosine score in [-1, 1], got {self.abstain_threshold!r}"
             )
         if self.device not in (None, "cpu", "cuda") and not str(self.device).startswith("cuda:"):
-            raise ConfigError(f"device must be 'cpu', 'cuda', 'cuda:N' or None, got {self.device!r}")
+            raise ConfigError(
+                f"device must be 'cpu', 'cuda', 'cuda:N' or None, got {self.device!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """Serialise with the package version, for manifests and the registry."""

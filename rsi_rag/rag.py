@@ -11,7 +11,7 @@ from typing import Any
 
 from rsi_rag.config import RAGConfig
 from rsi_rag.embed.base import Embedder
-from rsi_rag.errors import ModelNotFoundError, ValidationError
+from rsi_rag.errors import ModelError, ModelNotFoundError, ValidationError
 from rsi_rag.generate.base import Generator
 from rsi_rag.generate.citations import extract_citations, is_abstention
 from rsi_rag.generate.prompts import ABSTAIN_TEXT, build_messages, select_context
@@ -109,9 +109,7 @@ class RAG:
             config.save(cfg_path)
         self.config = config
         self.tenant = _check_name("tenant", tenant)
-        self.catalog = (
-            Catalog(catalog_url) if catalog_url else Catalog.for_data_dir(self.data_dir)
-        )
+        self.catalog = Catalog(catalog_url) if catalog_url else Catalog.for_data_dir(self.data_dir)
         self.registry = ModelRegistry(self.catalog)
         self.indexes = IndexManager(self.data_dir / "indexes", self.catalog)
         self.access = AccessFilter(self.catalog)
@@ -122,6 +120,9 @@ class RAG:
         self._embedders: dict[str, Embedder] = {}
         if embedder is not None:
             self._embedders[embedder.version] = embedder
+        # A rsi_rag.generate.verify.Verifier here turns inference-time verification on.
+        self.verifier: Any = None
+        self._adapters: Any = None
 
     # -- models --------------------------------------------------------------------------
 
@@ -151,6 +152,29 @@ class RAG:
         if self._generator is not None:
             return self._generator.version
         return "default"
+
+    @property
+    def adapters(self) -> Any:
+        """The :class:`~rsi_rag.generate.adapters.AdapterManager` over the base generator."""
+        gen = self.generator
+        with self._lock:
+            if self._adapters is None:
+                from rsi_rag.generate.adapters import AdapterManager
+                from rsi_rag.generate.hf import HFGenerator
+
+                if not isinstance(gen, HFGenerator):
+                    raise ModelError(
+                        f"LoRA adapters need a transformers generator, not {type(gen).__name__}; "
+                        "roll the collection's generator back to 'base'"
+                    )
+                self._adapters = AdapterManager(gen, lambda v: self.registry.get(v).path)
+            return self._adapters  # type: ignore[no-any-return]
+
+    def generator_for(self, col: CollectionRef) -> Generator:
+        """The collection's champion generator: the base model, or it plus an adapter."""
+        if col.generator_version in ("base", ""):
+            return self.generator
+        return self.adapters.generator(col.generator_version)  # type: ignore[no-any-return]
 
     def embedder_for(self, version: str) -> Embedder:
         """The embedder of a retriever version (loaded from the registry on first use)."""
@@ -195,7 +219,11 @@ class RAG:
         )
         path = getattr(emb, "name_or_path", f"instance:{emb.version}")
         self.registry.register(
-            emb.version, "retriever", str(path), status="base", exist_ok=True,
+            emb.version,
+            "retriever",
+            str(path),
+            status="base",
+            exist_ok=True,
             config={"embedder": self.config.embedder},
         )
         return ref
@@ -214,7 +242,10 @@ class RAG:
 
         emb = self.embedder_for(col.retriever_version)
         chunker = Chunker(self.config.chunk_size, self.config.chunk_overlap, emb.tokenize)
-        return Ingestor(self.catalog, self.indexes, emb, chunker)
+        batch = self.config.embed_batch_size
+        return Ingestor(
+            self.catalog, self.indexes, emb, chunker, batch_chunks=batch * 8, embed_batch_size=batch
+        )
 
     def ingest(
         self,
@@ -326,7 +357,9 @@ class RAG:
     ) -> list[Hit]:
         """Top ``k`` chunks for ``query``; ``principals`` restricts to what they may read."""
         col = self.collection(collection, tenant)
-        return self.retriever(col, mode).retrieve(col, query, k or self.config.top_k, principals)
+        return self.retriever(col, mode).retrieve(
+            col, query, self.config.top_k if k is None else k, principals
+        )
 
     def _prepare(
         self,
@@ -339,7 +372,7 @@ class RAG:
     ) -> tuple[CollectionRef, list[Hit], list[Hit], bool]:
         col = self.collection(collection, tenant)
         hits = self.retriever(col, mode).retrieve(
-            col, question, k or self.config.top_k, principals
+            col, question, self.config.top_k if k is None else k, principals
         )
         best = max((h.dense_score for h in hits if h.dense_score is not None), default=None)
         relevant = bool(hits) and (best is None or best >= self.config.abstain_threshold)
@@ -401,8 +434,23 @@ class RAG:
         col, hits, context, relevant = self._prepare(
             question, collection, k, tenant, principals, mode
         )
-        if relevant:
-            pieces: Iterator[str] = self.generator.stream(
+        if self.verifier is not None:
+            col, hits, context, relevant = self.verifier.maybe_rewrite(
+                self,
+                question,
+                collection,
+                (col, hits, context, relevant),
+                k,
+                tenant,
+                principals,
+                mode,
+            )
+        if relevant and self.verifier is not None:
+            pieces: Iterator[str] = self.verifier.stream(
+                question, context, self.generator_for(col), self.config.max_new_tokens
+            )
+        elif relevant:
+            pieces = self.generator_for(col).stream(
                 build_messages(question, context), self.config.max_new_tokens
             )
         else:

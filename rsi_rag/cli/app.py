@@ -83,7 +83,11 @@ def retrieve(
     table = Table("#", "score", "chunk", "doc", "source", "text")
     for i, h in enumerate(hits, 1):
         table.add_row(
-            str(i), f"{h.score:.3f}", str(h.chunk_id), str(h.document_id), h.source,
+            str(i),
+            f"{h.score:.3f}",
+            str(h.chunk_id),
+            str(h.document_id),
+            h.source,
             h.text[:80].replace("\n", " "),
         )
     console.print(table)
@@ -140,7 +144,10 @@ def collections(
     table = Table("collection", "documents", "chunks", "retriever", "generator")
     for c in rows:
         table.add_row(
-            c.name, str(c.num_documents), str(c.num_chunks), c.retriever_version,
+            c.name,
+            str(c.num_documents),
+            str(c.num_chunks),
+            c.retriever_version,
             c.generator_version,
         )
     console.print(table)

@@ -45,8 +45,9 @@ def load_sentence_transformer(name_or_path: str, device: str) -> Any:
         from sentence_transformers import SentenceTransformer
 
         try:
-            model = SentenceTransformer(str(path.expanduser()) if looks_local else name_or_path,
-                                        device=device)
+            model = SentenceTransformer(
+                str(path.expanduser()) if looks_local else name_or_path, device=device
+            )
         except Exception as exc:
             raise ModelError(
                 f"could not load embedder {name_or_path!r}: {exc}. Check that the folder "

@@ -57,7 +57,9 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
 def resolve_generator(name_or_path: str | None) -> str:
     """A loadable model reference: a folder path, or a hub id passed through."""
     if name_or_path is None:
-        return str(convert_gguf(packaged_generator_gguf(), model_cache_dir() / PACKAGED_GENERATOR_NAME))
+        return str(
+            convert_gguf(packaged_generator_gguf(), model_cache_dir() / PACKAGED_GENERATOR_NAME)
+        )
     path = Path(name_or_path).expanduser()
     if path.is_absolute() or name_or_path.startswith("."):
         if not path.is_dir():

@@ -72,7 +72,9 @@ class IndexManager:
         """Record that ``index`` reflects catalog ``revision`` (after an in-process write)."""
         self._open[(col_id, version)] = (index, revision)
 
-    def reconcile(self, col: CollectionRef, index: FaissIndex, embedder: Embedder) -> ReconcileReport:
+    def reconcile(
+        self, col: CollectionRef, index: FaissIndex, embedder: Embedder
+    ) -> ReconcileReport:
         import numpy as np
 
         in_catalog = np.asarray(self.catalog.chunk_ids(col.id), dtype=np.int64)
@@ -87,7 +89,7 @@ class IndexManager:
             index.add(ids, vectors)
         if removed or len(missing):
             index.save()
-        return ReconcileReport(int(len(missing)), int(removed))
+        return ReconcileReport(len(missing), int(removed))
 
     def drop(self, collection_id: int, version: str) -> None:
         """Forget and delete an index version (used when a candidate is discarded)."""

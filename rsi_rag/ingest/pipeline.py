@@ -90,6 +90,7 @@ class Ingestor:
         *,
         batch_chunks: int = 512,
         save_every_chunks: int = 4096,
+        embed_batch_size: int = 64,
     ) -> None:
         self.catalog = catalog
         self.indexes = indexes
@@ -97,6 +98,7 @@ class Ingestor:
         self.chunker = chunker
         self.batch_chunks = batch_chunks
         self.save_every_chunks = save_every_chunks
+        self.embed_batch_size = embed_batch_size
 
     def ingest(
         self,
@@ -124,7 +126,7 @@ class Ingestor:
             if not pending:
                 return
             texts = [c for p in pending for c in p.chunks]
-            vectors = self.embedder.encode(texts, batch_size=64)
+            vectors = self.embedder.encode(texts, batch_size=self.embed_batch_size)
             offset = 0
             with self.indexes.lock(col.id, version):
                 for p in pending:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from rsi_rag.registry.registry import KINDS, ModelRegistry, VersionInfo
+from rsi_rag.registry.registry import KINDS, STATUSES, ModelRegistry, VersionInfo
 
-__all__ = ["KINDS", "ModelRegistry", "VersionInfo"]
+__all__ = ["KINDS", "STATUSES", "ModelRegistry", "VersionInfo"]

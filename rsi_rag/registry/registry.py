@@ -13,9 +13,13 @@ from rsi_rag.errors import ConflictError, UnknownModelVersionError, ValidationEr
 from rsi_rag.store.catalog import Catalog
 from rsi_rag.store.models import ModelVersion
 
-__all__ = ["KINDS", "ModelRegistry", "VersionInfo"]
+__all__ = ["KINDS", "STATUSES", "ModelRegistry", "VersionInfo"]
 
 KINDS = ("retriever", "generator")
+#: Life of a version: ``base`` (shipped), ``training`` -> ``candidate`` (trained, being
+#: evaluated) -> ``champion`` (serving) or ``rejected`` (by the gate); a replaced champion
+#: becomes ``retired``; an interrupted run ends ``failed``.
+STATUSES = ("base", "candidate", "champion", "failed", "rejected", "retired", "training")
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,8 @@ class ModelRegistry:
         bad = set(fields) - allowed
         if bad:
             raise ValidationError(f"cannot update {sorted(bad)}; updatable: {sorted(allowed)}")
+        if "status" in fields and fields["status"] not in STATUSES:
+            raise ValidationError(f"status must be one of {STATUSES}, got {fields['status']!r}")
         with self.catalog.session() as s:
             row = s.get(ModelVersion, version_id)
             if row is None:
@@ -157,3 +163,53 @@ class ModelRegistry:
             if len(out) > 10_000:
                 break
         return out
+
+    def record_switch(
+        self, collection_id: int, kind: str, champion: str, previous: str | None
+    ) -> None:
+        """Statuses after a switch: ``champion`` serves, the previous one is ``retired``.
+
+        Shared versions (no collection, such as the shipped base model) keep their status:
+        they may still serve other collections.
+        """
+        with self.catalog.session() as s:
+            new = s.get(ModelVersion, champion)
+            if new is not None and new.collection_id is not None:
+                new.status = "champion"
+            others = s.scalars(
+                select(ModelVersion).where(
+                    ModelVersion.collection_id == collection_id,
+                    ModelVersion.kind == kind,
+                    ModelVersion.status == "champion",
+                    ModelVersion.id != champion,
+                )
+            )
+            for row in others:
+                row.status = "retired"
+            if previous and previous != champion:
+                old = s.get(ModelVersion, previous)
+                if old is not None and old.collection_id is not None:
+                    old.status = "retired"
+
+    def mark_trained_on_deleted(self, collection_id: int, document_ids: set[int]) -> list[str]:
+        """Flag every version of the collection whose training data used these documents.
+
+        Returns the ids newly flagged. A version's manifest lists the documents it was
+        trained on under ``document_ids``.
+        """
+        if not document_ids:
+            return []
+        flagged = []
+        with self.catalog.session() as s:
+            rows = s.scalars(
+                select(ModelVersion).where(
+                    ModelVersion.collection_id == collection_id,
+                    ModelVersion.trained_on_deleted.is_(False),
+                )
+            )
+            for row in rows:
+                used = set((row.data_manifest or {}).get("document_ids", ()))
+                if used & document_ids:
+                    row.trained_on_deleted = True
+                    flagged.append(row.id)
+        return flagged

@@ -103,8 +103,7 @@ class Retriever(abc.ABC):
             raise ValidationError(f"query must be a non-empty string, got {query!r}")
         if len(query) > MAX_QUERY_CHARS:
             raise ValidationError(
-                f"query is {len(query)} characters, over the limit of {MAX_QUERY_CHARS}; "
-                "shorten it"
+                f"query is {len(query)} characters, over the limit of {MAX_QUERY_CHARS}; shorten it"
             )
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
             raise ValidationError(f"k must be an integer in [1, {MAX_K}], got {k!r}")

@@ -189,9 +189,7 @@ class Catalog:
                 )
                 s.add(c)
                 s.flush()
-                s.add(
-                    AuditLog(action="collection.create", tenant_id=tid, target=name, details={})
-                )
+                s.add(AuditLog(action="collection.create", tenant_id=tid, target=name, details={}))
         except IntegrityError:
             pass  # created concurrently
         return self.get_collection(tenant, name)
@@ -278,9 +276,7 @@ class Catalog:
                 s.add(existing)
                 s.flush()
             else:
-                removed = list(
-                    s.scalars(select(Chunk.id).where(Chunk.document_id == existing.id))
-                )
+                removed = list(s.scalars(select(Chunk.id).where(Chunk.document_id == existing.id)))
                 s.execute(delete(Chunk).where(Chunk.document_id == existing.id))
                 existing.version = existing.version + 1
                 existing.content_hash = content_hash
@@ -321,9 +317,13 @@ class Catalog:
         if (document_id is None) == (source is None):
             raise UnknownDocumentError("give exactly one of document_id or source")
         with self.session() as s:
-            q = select(Document).where(Document.collection_id == col.id, Document.deleted.is_(False))
-            q = q.where(Document.id == document_id) if document_id is not None else q.where(
-                Document.source == source
+            q = select(Document).where(
+                Document.collection_id == col.id, Document.deleted.is_(False)
+            )
+            q = (
+                q.where(Document.id == document_id)
+                if document_id is not None
+                else q.where(Document.source == source)
             )
             d = s.execute(q).scalar_one_or_none()
             if d is None:
