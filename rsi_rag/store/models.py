@@ -30,7 +30,9 @@ __all__ = [
     "Chunk",
     "Collection",
     "Document",
+    "EvaluationSet",
     "Feedback",
+    "FrozenExample",
     "Interaction",
     "Job",
     "ModelVersion",
@@ -195,3 +197,40 @@ class AuditLog(Base):
     tenant_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     target: Mapped[str] = mapped_column(String(2000), default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class EvaluationSet(Base):
+    """A frozen evaluation set registered for a collection (report or gate role).
+
+    Its examples are listed in ``frozen_examples``; training refuses any of them.
+    """
+
+    __tablename__ = "evaluation_sets"
+    __table_args__ = (UniqueConstraint("collection_id", "name", name="uq_evaluation_set_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20), default="report")
+    format: Mapped[str] = mapped_column(String(20), default="")
+    source: Mapped[str] = mapped_column(String(2000), default="")
+    num_examples: Mapped[int] = mapped_column(Integer, default=0)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class FrozenExample(Base):
+    """One frozen evaluation example, kept as a fingerprint of its normalised text."""
+
+    __tablename__ = "frozen_examples"
+    __table_args__ = (
+        UniqueConstraint("set_id", "example_id", name="uq_frozen_example"),
+        Index("ix_frozen_examples_fingerprint", "fingerprint"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    set_id: Mapped[int] = mapped_column(ForeignKey("evaluation_sets.id"), index=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id"))
+    example_id: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    doc_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
