@@ -137,6 +137,12 @@ def provide_principal(request: Request[Any, Any, Any], state: State) -> Principa
             "'rsi-rag keys create --tenant T --role read')"
         )
     info = svc.keys.verify(key)
+    named = request.headers.get("x-rsi-tenant")
+    if named is not None and named != info.tenant:
+        raise PermissionDeniedError(
+            f"the key {info.prefix} belongs to tenant {info.tenant!r}, not {named!r}; use a key "
+            f"of tenant {named!r}"
+        )
     raw = request.headers.get("x-rsi-principals")
     users = None
     if raw is not None:

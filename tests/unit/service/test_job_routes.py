@@ -1,0 +1,86 @@
+"""The improvement, promotion and rollback routes run registered job kinds."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from rsi_rag.jobs import register_job_kind, unregister_job_kind
+from tests.unit.service.conftest import Tenants
+
+
+@pytest.fixture
+def improve_kind() -> Any:
+    gate = threading.Event()
+    seen: list[Any] = []
+
+    def improve(rag: Any, job: Any) -> dict[str, Any]:
+        gate.wait(10)
+        seen.append((job.tenant, job.collection, job.params))
+        return {"decision": "rejected", "chunks": len(rag.catalog.chunk_ids(job.collection_id))}
+
+    register_job_kind("improve", improve)
+    yield gate, seen
+    gate.set()
+    unregister_job_kind("improve")
+
+
+def test_improve_without_registered_kind_is_501(service_app: Tenants) -> None:
+    t = service_app
+    r = t.client.post("/v1/collections/handbook/improve", json={}, headers=t.h("acme-write"))
+    assert r.status_code == 501
+    assert r.json()["error"]["code"] == "not_implemented"
+    assert "learning loop" in r.json()["error"]["message"]
+    r = t.client.post(
+        "/v1/collections/handbook/rollback", json={"kind": "retriever"}, headers=t.h("acme-admin")
+    )
+    assert r.status_code == 501
+
+
+def test_improve_job_lifecycle(service_app: Tenants, improve_kind: Any) -> None:
+    t = service_app
+    gate, seen = improve_kind
+    h = t.h("acme-write")
+    r = t.client.post("/v1/collections/handbook/improve", json={"params": {"cycles": 2}}, headers=h)
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert job["kind"] == "improve" and job["status"] in ("queued", "running")
+    again = t.client.post("/v1/collections/handbook/improve", json={}, headers=h)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
+    gate.set()
+    done = t.service.worker.wait(job["id"], 10)
+    assert done.status == "succeeded"
+    r = t.client.get(f"/v1/collections/handbook/improve/{job['id']}", headers=h)
+    assert r.json()["status"] == "succeeded"
+    assert r.json()["result"] == {"decision": "rejected", "chunks": 1}
+    assert seen == [("acme", "handbook", {"cycles": 2})]
+    assert t.client.get(f"/v1/jobs/{job['id']}", headers=h).json()["status"] == "succeeded"
+    # a read key may watch but not start
+    r = t.client.post("/v1/collections/handbook/improve", json={}, headers=t.h("acme-read"))
+    assert r.status_code == 403
+
+
+def test_upload_job_reports_bad_files(service_app: Tenants) -> None:
+    t = service_app
+    files = [
+        ("files", ("good.md", b"Uploaded text about rollbacks.", "text/markdown")),
+        ("files", ("bad.pdf", b"not a pdf", "application/pdf")),
+        ("files", ("photo.png", b"\x89PNG", "image/png")),
+    ]
+    r = t.client.post(
+        "/v1/collections/up/documents",
+        files=files,
+        data={"acl": "team-a"},
+        headers=t.h("acme-write"),
+    )
+    assert r.status_code == 202, r.text
+    done = t.service.worker.wait(r.json()["id"], 10)
+    assert done.status == "succeeded", done.error
+    assert done.result["added"] == ["good.md"]
+    assert {f["source"] for f in done.result["failed"]} == {"bad.pdf", "photo.png"}
+    docs = t.service.rag.documents("up", tenant="acme")
+    assert docs[0].acl == ("team-a",)
+    # the upload folder is removed once ingested
+    assert not any((t.service.rag.data_dir / "uploads").iterdir())
