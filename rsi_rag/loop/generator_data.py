@@ -1,0 +1,304 @@
+"""Training examples for the generator adapter, with provenance, accumulated across cycles.
+
+Three sources feed the generator: users (corrections, and answers they approved, each with
+the context that was retrieved for it), synthetic examples whose answers are verified
+against their source chunk, and abstention examples (context without the answer, target
+the abstention text). Examples are appended per cycle and never replaced, because
+training a model only on its own latest outputs is what drives collapse; the share of
+synthetic examples in a training set is capped instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rsi_rag.errors import FrozenDataError, ValidationError
+from rsi_rag.generate.citations import content_words
+from rsi_rag.generate.prompts import ABSTAIN_TEXT
+
+__all__ = [
+    "PROVENANCES",
+    "ExampleStore",
+    "GenExample",
+    "abstention_example",
+    "collect_user_examples",
+    "question_key",
+    "synthetic_examples",
+    "verify_against_chunk",
+]
+
+PROVENANCES = ("abstention", "synthetic", "user_approved", "user_correction")
+_SPACE = re.compile(r"\s+")
+
+
+def question_key(question: str) -> str:
+    """Normalised question text: what frozen evaluation sets are matched on."""
+    return _SPACE.sub(" ", question.strip().lower())
+
+
+@dataclass(frozen=True)
+class GenExample:
+    """One (question, context, answer) training example.
+
+    Attributes:
+        contexts: The passages of the prompt, in order (as retrieved at serving time).
+        provenance: One of :data:`PROVENANCES`.
+        chunk_ids: Catalog ids of the passages (0 for passages from outside the catalog).
+        document_ids: Documents the example derives from; deleting one excludes it.
+        source: Free-form origin (an interaction id, a chunk id, a dataset id).
+        cycle: The improvement cycle that added it.
+    """
+
+    question: str
+    contexts: tuple[str, ...]
+    answer: str
+    provenance: str
+    chunk_ids: tuple[int, ...] = ()
+    document_ids: tuple[int, ...] = ()
+    source: str = ""
+    cycle: int = 0
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.provenance not in PROVENANCES:
+            raise ValidationError(
+                f"provenance must be one of {PROVENANCES}, got {self.provenance!r}"
+            )
+        if not self.question.strip() or not self.answer.strip():
+            raise ValidationError(f"example {self.source!r} needs a question and an answer")
+        if not self.contexts:
+            raise ValidationError(
+                f"example {self.question[:60]!r} has no context; the generator is trained on "
+                "the serving prompt, which always has passages"
+            )
+
+    @property
+    def id(self) -> str:
+        raw = json.dumps([question_key(self.question), self.answer.strip(), self.contexts])
+        return hashlib.sha1(raw.encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["contexts"] = list(self.contexts)
+        d["chunk_ids"] = list(self.chunk_ids)
+        d["document_ids"] = list(self.document_ids)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GenExample:
+        return cls(
+            question=d["question"],
+            contexts=tuple(d["contexts"]),
+            answer=d["answer"],
+            provenance=d["provenance"],
+            chunk_ids=tuple(d.get("chunk_ids", ())),
+            document_ids=tuple(d.get("document_ids", ())),
+            source=d.get("source", ""),
+            cycle=int(d.get("cycle", 0)),
+            meta=dict(d.get("meta", {})),
+        )
+
+
+def verify_against_chunk(answer: str, chunk: str) -> bool:
+    """Is ``answer`` an extractive span of ``chunk``, or are all its content words in it?"""
+    a = _SPACE.sub(" ", answer.strip().lower())
+    if not a or a == question_key(ABSTAIN_TEXT):
+        return False
+    if a in _SPACE.sub(" ", chunk.lower()):
+        return True
+    words = content_words(answer)
+    vocab = set(content_words(chunk))
+    return bool(words) and all(w in vocab for w in words)
+
+
+def abstention_example(
+    question: str, contexts: Sequence[str], answers: Sequence[str], **kw: Any
+) -> GenExample:
+    """A context that lacks every gold answer, with the abstention text as target.
+
+    Raises:
+        ValidationError: A passage still holds one of the answers.
+    """
+    for ctx in contexts:
+        low = ctx.lower()
+        if any(a.strip() and a.strip().lower() in low for a in answers):
+            raise ValidationError(
+                f"an abstention example for {question[:60]!r} has a passage holding the "
+                "answer; drop the passages that contain it"
+            )
+    return GenExample(question, tuple(contexts), ABSTAIN_TEXT, "abstention", **kw)
+
+
+class ExampleStore:
+    """Append-only example file of one collection; duplicates are ignored.
+
+    Args:
+        path: The JSONL file (created on first add).
+        frozen: Normalised questions of frozen evaluation and gate sets
+            (:func:`question_key`); adding one of them raises ``FrozenDataError``.
+    """
+
+    def __init__(self, path: str | Path, frozen: Collection[str] = ()) -> None:
+        self.path = Path(path)
+        self.frozen = set(frozen)
+
+    def all(self) -> list[GenExample]:
+        if not self.path.exists():
+            return []
+        out = []
+        for n, line in enumerate(self.path.read_text().splitlines(), start=1):
+            if line.strip():
+                try:
+                    out.append(GenExample.from_dict(json.loads(line)))
+                except (ValueError, KeyError) as exc:
+                    raise ValidationError(f"{self.path}:{n} is not a valid example: {exc}") from exc
+        return out
+
+    def add(self, examples: Iterable[GenExample], cycle: int) -> int:
+        """Append examples tagged with ``cycle``; returns how many were new."""
+        batch = list(examples)
+        bad = [e.question for e in batch if question_key(e.question) in self.frozen]
+        if bad:
+            raise FrozenDataError(
+                f"{len(bad)} example(s) ask a question of a frozen evaluation set (e.g. "
+                f"{bad[0][:80]!r}); frozen examples evaluate models and are never trained on"
+            )
+        seen = {e.id for e in self.all()}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        added = 0
+        with self.path.open("a") as fh:
+            for e in batch:
+                if e.id in seen:
+                    continue
+                seen.add(e.id)
+                d = e.to_dict()
+                d["cycle"] = cycle
+                fh.write(json.dumps(d) + "\n")
+                added += 1
+        return added
+
+    def training_set(
+        self,
+        max_synthetic_share: float = 0.3,
+        excluded_documents: Collection[int] = (),
+        seed: int = 0,
+    ) -> tuple[list[GenExample], dict[str, Any]]:
+        """Every real example plus synthetic ones up to the cap; returns (examples, manifest).
+
+        Examples derived from a deleted document are left out.
+        """
+        if not 0.0 <= max_synthetic_share < 1.0:
+            raise ValidationError(
+                f"max_synthetic_share must be in [0, 1), got {max_synthetic_share!r}"
+            )
+        gone = set(excluded_documents)
+        pool = [e for e in self.all() if not gone.intersection(e.document_ids)]
+        real = [e for e in pool if e.provenance != "synthetic"]
+        synth = [e for e in pool if e.provenance == "synthetic"]
+        cap = int(max_synthetic_share * len(real) / (1.0 - max_synthetic_share))
+        random.Random(seed).shuffle(synth)
+        chosen = real + synth[:cap]
+        counts: dict[str, int] = {}
+        for e in chosen:
+            counts[e.provenance] = counts.get(e.provenance, 0) + 1
+        manifest = {
+            "examples": len(chosen),
+            "by_provenance": counts,
+            "synthetic_share": (counts.get("synthetic", 0) / len(chosen)) if chosen else 0.0,
+            "synthetic_dropped_by_cap": max(0, len(synth) - cap),
+            "excluded_deleted": len(self.all()) - len(pool),
+            "example_ids": sorted(e.id for e in chosen),
+        }
+        return chosen, manifest
+
+
+def collect_user_examples(rag: Any, collection: str, tenant: str | None = None) -> list[GenExample]:
+    """User corrections and approved answers of a collection, with their retrieved context.
+
+    A correction becomes the target as written; an answer rated +1 without a correction is
+    an approved answer. The context is the passages the serving path put in the prompt
+    (the first ``context_k`` retrieved chunks that still exist).
+    """
+    from sqlalchemy import select
+
+    from rsi_rag.store.models import Feedback, Interaction
+
+    col = rag.collection(collection, tenant)
+    with rag.catalog.session() as s:
+        rows = s.execute(
+            select(Interaction, Feedback)
+            .join(Feedback, Feedback.interaction_id == Interaction.id)
+            .where(Interaction.collection_id == col.id)
+            .order_by(Feedback.id)
+        ).all()
+        picked = [
+            (i.id, i.query, list(i.retrieved_chunk_ids or []), i.answer, i.abstained,
+             f.rating, f.correction)
+            for i, f in rows
+        ]
+    out: list[GenExample] = []
+    for iid, query, chunk_ids, answer, abstained, rating, correction in picked:
+        ids = chunk_ids[: rag.config.context_k]
+        records = rag.catalog.chunks(col.id, ids)
+        kept = [records[c] for c in ids if c in records]
+        if not kept:
+            continue
+        if correction and correction.strip():
+            target, prov = correction.strip(), "user_correction"
+        elif rating == 1 and answer and not abstained:
+            target, prov = answer.strip(), "user_approved"
+        else:
+            continue
+        out.append(
+            GenExample(
+                query,
+                tuple(r.text for r in kept),
+                target,
+                prov,
+                chunk_ids=tuple(r.id for r in kept),
+                document_ids=tuple(sorted({r.document_id for r in kept})),
+                source=f"interaction:{iid}",
+            )
+        )
+    return out
+
+
+def synthetic_examples(
+    generator: Any,
+    items: Iterable[tuple[str, str, int, int]],
+    *,
+    verify: bool = True,
+    max_new_tokens: int = 48,
+) -> tuple[list[GenExample], int]:
+    """Answers written by ``generator`` for (question, chunk text, chunk id, document id).
+
+    Each answer is produced on the serving prompt with its source chunk as the only
+    passage; with ``verify`` only answers that pass :func:`verify_against_chunk` are kept.
+    Returns (examples, number rejected by the check).
+    """
+    from rsi_rag.generate.prompts import build_messages
+    from rsi_rag.types import Hit
+
+    out: list[GenExample] = []
+    rejected = 0
+    for question, chunk, chunk_id, doc_id in items:
+        raw = generator.generate(build_messages(question, [Hit(chunk_id, doc_id, "", 0.0, chunk)]),
+                                 max_new_tokens).strip()
+        answer = re.sub(r"\s*\[\d{1,3}\]", "", raw).strip()
+        if verify and not verify_against_chunk(answer, chunk):
+            rejected += 1
+            continue
+        if not answer:
+            rejected += 1
+            continue
+        out.append(GenExample(question, (chunk,), raw, "synthetic",
+                              chunk_ids=(chunk_id,), document_ids=(doc_id,),
+                              source=f"chunk:{chunk_id}"))
+    return out, rejected
