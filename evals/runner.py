@@ -1,0 +1,254 @@
+"""Run a suite, or evaluate a collection on a user's folder, and collect the results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from pathlib import Path
+from typing import Any
+
+from evals.datasets import BeirDataset, QADataset, load_dataset
+from evals.suites import DatasetSpec, get_suite
+from evals.systems import gold_context_answerer, ingest_corpus, llama_index_search
+from rsi_rag.errors import UnknownCollectionError, ValidationError
+from rsi_rag.evaluation import (
+    AnswerEvaluator,
+    EvaluationResult,
+    QAExample,
+    RetrievalEvaluator,
+    RetrievalSet,
+    rag_answerer,
+    rag_search,
+    split_by_document,
+)
+
+__all__ = ["QA_SPLIT", "evaluate_folder", "qa_splits", "run_suite", "summary_rows"]
+
+#: The by-document split of ``qa`` sets: training side, gate set, report set.
+QA_SPLIT = {"train": 0.6, "gate": 0.2, "report": 0.2}
+
+
+def qa_splits(ds: QADataset, seed: int = 0) -> dict[str, list[QAExample]]:
+    """Questions split by source document (``doc_id``) into train, gate and report."""
+    return split_by_document(ds.questions, QA_SPLIT, seed=seed, document=lambda e: e.doc_id or e.id)
+
+
+def _freeze(
+    rag: Any, collection: str, name: str, examples: list[Any], role: str, src: str, fmt: str
+) -> None:
+    from rsi_rag.evaluation.frozen import FrozenSets
+
+    col = rag.collection(collection)
+    FrozenSets(rag.catalog).register(
+        col.id, name, examples, role=role, format=fmt, source=src, exist_ok=True
+    )
+
+
+def _retrieval(
+    rag: Any, collection: str, rset: RetrievalSet, systems: tuple[str, ...], corpus: Any, log: Any
+) -> dict[str, EvaluationResult]:
+    ev = RetrievalEvaluator(rset.queries, rset.qrels)
+    out: dict[str, EvaluationResult] = {}
+    col = rag.collection(collection)
+    for system in systems:
+        if system in ("bm25", "dense", "hybrid"):
+            fn = rag_search(rag, collection, mode=system)
+            version = "bm25" if system == "bm25" else col.retriever_version
+        elif system == "llamaindex":
+            fn = llama_index_search(corpus, rag.embedder.name_or_path)
+            version = "llama-index+" + rag.embedder.version
+        else:
+            continue
+        out[system] = ev.evaluate(fn, model_version=version)
+        log(f"  {system}: {out[system].summary()}")
+    return out
+
+
+def _answers(
+    rag: Any,
+    collection: str,
+    examples: list[QAExample],
+    corpus: Any,
+    systems: tuple[str, ...],
+    log: Any,
+) -> dict[str, EvaluationResult]:
+    ev = AnswerEvaluator(examples)
+    out: dict[str, EvaluationResult] = {}
+    if "generator_gold" in systems:
+        out["generator_gold"] = ev.evaluate(
+            gold_context_answerer(rag.generator, corpus), model_version=rag.generator.version
+        )
+        log(f"  generator_gold: {out['generator_gold'].summary()}")
+    if "generator_retrieved" in systems:
+        out["generator_retrieved"] = ev.evaluate(
+            rag_answerer(rag, collection, mode="dense"), model_version=rag.generator.version
+        )
+        log(f"  generator_retrieved: {out['generator_retrieved'].summary()}")
+    return out
+
+
+def _dataset(rag: Any, spec: DatasetSpec, log: Any, limit: int | None) -> dict[str, Any]:
+    ds = load_dataset(spec.path, spec.format)
+    collection = f"eval-{spec.name}"
+    log(f"{spec.name}: {len(ds.corpus)} passages -> collection {collection}")
+    ingest_corpus(rag, collection, ds.corpus)
+    entry: dict[str, Any] = {"format": spec.format, "path": str(spec.path), "split": spec.split}
+    if isinstance(ds, BeirDataset):
+        rset = ds.retrieval_set(spec.split)
+        if limit:
+            rset = rset.subset(sorted(rset.queries)[:limit])
+        _freeze(
+            rag,
+            collection,
+            rset.name,
+            [{"id": q, "query": t} for q, t in rset.queries.items()],
+            "report",
+            str(spec.path),
+            "beir",
+        )
+        results = _retrieval(rag, collection, rset, spec.systems, ds.corpus, log)
+    else:
+        splits = qa_splits(ds)
+        chosen = splits[spec.split]
+        for role in ("gate", "report"):
+            _freeze(rag, collection, f"{ds.name}/{role}", splits[role], role, str(spec.path), "qa")
+        rset = ds.retrieval_set(chosen, f"{ds.name}/{spec.split}")
+        if limit:
+            rset = rset.subset(sorted(rset.queries)[:limit])
+        results = _retrieval(rag, collection, rset, spec.systems, ds.corpus, log)
+        answerable = sorted((e for e in chosen if e.answerable), key=lambda e: e.id)
+        n = min(limit or spec.answer_sample, spec.answer_sample, len(answerable))
+        sample = random.Random(0).sample(answerable, n) if n else []
+        if sample and any(s.startswith("generator") for s in spec.systems):
+            results.update(_answers(rag, collection, sample, ds.corpus, spec.systems, log))
+        entry["answer_sample"] = len(sample)
+        entry["split_sizes"] = {k: len(v) for k, v in splits.items()}
+    entry["n_queries"] = len(rset)
+    entry["systems"] = {k: v.to_dict() for k, v in results.items()}
+    return entry
+
+
+def run_suite(
+    name: str, data_dir: Path, *, limit: int | None = None, log: Any = print
+) -> dict[str, Any]:
+    """Run every dataset of suite ``name`` against a RAG in ``data_dir``.
+
+    Returns:
+        The JSON-ready results: per dataset and system, the summary and per-query scores;
+        plus the registry's model versions (metrics and gate decisions) for the report.
+    """
+    from rsi_rag.rag import RAG
+
+    suite = get_suite(name)
+    out: dict[str, Any] = {
+        "suite": name,
+        "description": suite.description,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "datasets": {},
+    }
+    with RAG(data_dir) as rag:
+        for spec in suite.datasets:
+            if not spec.path.is_dir():
+                raise ValidationError(
+                    f"suite {name!r} needs {spec.path}, which does not exist; set "
+                    "RSI_RAG_EVAL_DATA to the folder holding the datasets"
+                )
+            out["datasets"][spec.name] = _dataset(rag, spec, log, limit)
+        out["versions"] = [v.to_dict() for v in rag.registry.list()]
+    return out
+
+
+def evaluate_folder(
+    rag: Any,
+    folder: Path,
+    fmt: str,
+    collection: str,
+    *,
+    answers: bool = False,
+    limit: int | None = None,
+    log: Any = print,
+) -> dict[str, Any]:
+    """Evaluate a collection's champion on a user's folder (ingesting the corpus if needed).
+
+    The folder's queries are registered as a frozen report set of the collection.
+    """
+    ds = load_dataset(folder, fmt)
+    try:
+        rag.collection(collection)
+        exists = True
+    except UnknownCollectionError:
+        exists = False
+    if not exists:
+        log(f"collection {collection!r} does not exist: ingesting {len(ds.corpus)} passages")
+        ingest_corpus(rag, collection, ds.corpus)
+    if isinstance(ds, BeirDataset):
+        split = "test" if "test" in ds.qrels else sorted(ds.qrels)[0]
+        rset = ds.retrieval_set(split)
+        frozen: list[Any] = [{"id": q, "query": t} for q, t in rset.queries.items()]
+        examples: list[QAExample] = []
+    else:
+        rset = ds.retrieval_set()
+        frozen = examples = list(ds.questions)
+    if limit:
+        rset = rset.subset(sorted(rset.queries)[:limit])
+        examples = examples[:limit]
+    _freeze(
+        rag, collection, f"{ds.name}:{folder.resolve()}"[:200], frozen, "report", str(folder), fmt
+    )
+    col = rag.collection(collection)
+    ev = RetrievalEvaluator(rset.queries, rset.qrels)
+    results = {
+        "retrieval": ev.evaluate(
+            rag_search(rag, collection, mode=rag.config.retrieval_mode),
+            model_version=col.retriever_version,
+        )
+    }
+    if answers and examples:
+        results["answers"] = AnswerEvaluator(examples).evaluate(
+            rag_answerer(rag, collection), model_version=col.generator_version
+        )
+    return {
+        "suite": f"dataset:{folder}",
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "datasets": {
+            ds.name: {
+                "format": fmt,
+                "path": str(folder),
+                "collection": collection,
+                "n_queries": len(rset),
+                "systems": {k: v.to_dict() for k, v in results.items()},
+            }
+        },
+        "versions": [v.to_dict() for v in rag.registry.list(collection_id=col.id)],
+    }
+
+
+COLUMNS = (
+    "ndcg@10",
+    "recall@10",
+    "recall@100",
+    "mrr@10",
+    "answer_f1",
+    "exact_match",
+    "citation_precision",
+    "groundedness",
+    "abstention_accuracy",
+    "latency_p50_ms",
+)
+
+
+def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per dataset and system with the headline figures."""
+    rows = []
+    for ds, entry in results["datasets"].items():
+        for system, res in entry["systems"].items():
+            summ = res["summary"]
+            rows.append(
+                {
+                    "dataset": ds,
+                    "system": system,
+                    "n": int(summ.get("n_queries", 0)),
+                    **{c: summ.get(c) for c in COLUMNS},
+                }
+            )
+    return rows
