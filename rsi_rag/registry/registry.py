@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -152,7 +153,7 @@ class ModelRegistry:
             s.flush()
             return _info(row)
 
-    def lineage(self, version_id: str) -> list[VersionInfo]:
+    def lineage(self, version_id: str) -> builtins.list[VersionInfo]:
         """The version and its ancestors, newest first."""
         out = []
         current: str | None = version_id
@@ -191,7 +192,9 @@ class ModelRegistry:
                 if old is not None and old.collection_id is not None:
                     old.status = "retired"
 
-    def mark_trained_on_deleted(self, collection_id: int, document_ids: set[int]) -> list[str]:
+    def mark_trained_on_deleted(
+        self, collection_id: int, document_ids: set[int]
+    ) -> builtins.list[str]:
         """Flag every version of the collection whose training data used these documents.
 
         Returns the ids newly flagged. A version's manifest lists the documents it was

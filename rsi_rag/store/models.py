@@ -37,6 +37,7 @@ __all__ = [
     "Job",
     "ModelVersion",
     "Tenant",
+    "TrainingExample",
     "utcnow",
 ]
 
@@ -197,6 +198,40 @@ class AuditLog(Base):
     tenant_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     target: Mapped[str] = mapped_column(String(2000), default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class TrainingExample(Base):
+    """One retriever training or gate example with its provenance.
+
+    ``provenance`` is synthetic, user or gold; ``split`` is train or gate (gate examples
+    are never trained on); ``status`` is active, filtered (failed a check, kept so the
+    cache does not regenerate it) or deleted (its document was deleted).
+    """
+
+    __tablename__ = "training_examples"
+    __table_args__ = (
+        Index("ix_training_examples_collection_status", "collection_id", "status"),
+        Index("ix_training_examples_cache", "collection_id", "cache_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id"))
+    query: Mapped[str] = mapped_column(Text)
+    positive_chunk_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    negative_chunk_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    document_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    provenance: Mapped[str] = mapped_column(String(20))
+    method: Mapped[str] = mapped_column(String(40))
+    written_by: Mapped[str] = mapped_column(String(200), default="")
+    source_chunk_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cache_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    feedback_id: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
+    split: Mapped[str] = mapped_column(String(10), default="train")
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    frozen: Mapped[bool] = mapped_column(Boolean, default=False)
+    cycle: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class EvaluationSet(Base):
