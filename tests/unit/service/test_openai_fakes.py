@@ -39,7 +39,7 @@ def test_openai_chat_carries_citations_and_feedback(fake_server: Any) -> None:
 
     from rsi_rag.client import Client
 
-    url, key, rag = fake_server
+    url, key, _rag = fake_server
     oai = OpenAI(base_url=url + "/v1", api_key=key, max_retries=0)
     q = [
         {"role": "system", "content": "be brief"},

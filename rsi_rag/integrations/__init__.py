@@ -1,0 +1,1 @@
+"""Adapters that plug rsi_rag into other frameworks (import each module on its own)."""
