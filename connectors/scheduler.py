@@ -68,6 +68,9 @@ class Scheduler:
             except RsiRagError as exc:
                 log.warning("scheduled sync of %r failed: %s", name, exc.message)
                 results[name] = exc.message
+            except Exception as exc:  # a broken connector must not stop the other sources
+                log.exception("scheduled sync of %r failed", name)
+                results[name] = f"{type(exc).__name__}: {exc}"
         return results
 
     def run_forever(self) -> None:
