@@ -213,3 +213,4 @@ def _load_plugins() -> None:
 def main() -> None:
     _load_plugins()
     app()
+from rsi_rag.cli import models as _models  # noqa: E402,F401  (registers models, improve)
