@@ -37,8 +37,11 @@ def _documents(params: dict[str, Any], failures: list[IngestFailure]) -> list[So
     for d in params.get("documents", []):
         docs.append(
             SourceDocument(
-                d["source_id"], d["text"], dict(d.get("metadata") or {}),
-                tuple(d.get("acl") or ()), d.get("version"),
+                d["source_id"],
+                d["text"],
+                dict(d.get("metadata") or {}),
+                tuple(d.get("acl") or ()),
+                d.get("version"),
             )
         )
     return docs

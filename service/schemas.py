@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import msgspec
+from litestar.params import Parameter
 
 __all__ = [
+    "MAX_ID",
     "ChatCompletionRequest",
     "ChatMessage",
     "CollectionCreate",
     "EmbeddingRequest",
     "FeedbackRequest",
     "ImproveRequest",
+    "PathId",
     "KeyCreate",
     "QueryRequest",
     "RetrieveRequest",
@@ -22,9 +25,12 @@ __all__ = [
     "TextDocuments",
 ]
 
+# Ids are 64-bit in the catalog; larger numbers are refused before they reach it.
+MAX_ID = 2**62
+Id = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Query = Annotated[str, msgspec.Meta(min_length=1)]
-K = Annotated[int, msgspec.Meta(ge=1)]
+K = Annotated[int, msgspec.Meta(ge=1, le=10_000)]
 Mode = Literal["dense", "hybrid", "bm25"]
 Principal = Annotated[str, msgspec.Meta(max_length=200)]
 Principals = Annotated[list[Principal], msgspec.Meta(max_length=100)]
@@ -71,11 +77,11 @@ class QueryRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class FeedbackRequest(msgspec.Struct, forbid_unknown_fields=True):
-    interaction_id: Annotated[int, msgspec.Meta(ge=1)]
+    interaction_id: Id
     rating: Literal[-1, 0, 1] | None = None
     correction: Annotated[str, msgspec.Meta(max_length=20_000)] | None = None
-    chosen_chunk_ids: Annotated[list[int], msgspec.Meta(max_length=1000)] = []
-    rejected_chunk_ids: Annotated[list[int], msgspec.Meta(max_length=1000)] = []
+    chosen_chunk_ids: Annotated[list[Id], msgspec.Meta(max_length=1000)] = []
+    rejected_chunk_ids: Annotated[list[Id], msgspec.Meta(max_length=1000)] = []
 
 
 class ImproveRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -99,7 +105,7 @@ class ChatCompletionRequest(msgspec.Struct):
     messages: Annotated[list[ChatMessage], msgspec.Meta(min_length=1, max_length=1000)]
     stream: bool | None = False
     user: Annotated[str, msgspec.Meta(max_length=200)] | None = None
-    max_tokens: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    max_tokens: Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)] | None = None
     k: K | None = None
     mode: Mode | None = None
     principals: Principals | None = None
@@ -111,5 +117,8 @@ class EmbeddingRequest(msgspec.Struct):
     model: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     input: str | Annotated[list[str], msgspec.Meta(min_length=1, max_length=2048)]
     encoding_format: Literal["float", "base64"] | None = "float"
-    dimensions: int | None = None
+    dimensions: Annotated[int, msgspec.Meta(ge=1, le=100_000)] | None = None
     user: str | None = None
+
+
+PathId = Annotated[int, Parameter(ge=1, le=MAX_ID)]

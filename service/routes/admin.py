@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from litestar import Controller, delete, get, post
 
 from rsi_rag.errors import ConflictError, PermissionDeniedError
-from service.schemas import KeyCreate, TenantCreate
+from service.schemas import KeyCreate, PathId, TenantCreate
 from service.state import Principal, ServiceState
 
 __all__ = ["AdminController"]
@@ -71,7 +71,7 @@ class AdminController(Controller):
 
     @delete("/keys/{key_id:int}", sync_to_thread=True, status_code=200)
     def revoke_key(
-        self, key_id: int, principal: Principal, service: ServiceState
+        self, key_id: PathId, principal: Principal, service: ServiceState
     ) -> dict[str, Any]:
         """Revoke a key of the caller's tenant (any tenant for a root key)."""
         principal.require("admin")

@@ -16,7 +16,7 @@ from rsi_rag.errors import ValidationError
 from rsi_rag.jobs import JobInfo
 from service.ingest_jobs import INGEST_KIND
 from service.metrics import JOBS
-from service.schemas import CollectionCreate, TextDocuments
+from service.schemas import CollectionCreate, PathId, TextDocuments
 from service.state import Principal, ServiceState
 
 __all__ = ["CollectionController", "JobController", "UploadForm"]
@@ -139,7 +139,7 @@ class CollectionController(Controller):
 
     @delete("/{collection:str}/documents/{document_id:int}", sync_to_thread=True, status_code=200)
     def delete_document(
-        self, collection: str, document_id: int, principal: Principal, service: ServiceState
+        self, collection: str, document_id: PathId, principal: Principal, service: ServiceState
     ) -> dict[str, Any]:
         """Delete a document and its chunks from every index."""
         principal.require("write")
@@ -185,7 +185,9 @@ class JobController(Controller):
     tags: ClassVar[list[str]] = ["jobs"]
 
     @get("/{job_id:int}", sync_to_thread=True)
-    def get_job(self, job_id: int, principal: Principal, service: ServiceState) -> dict[str, Any]:
+    def get_job(
+        self, job_id: PathId, principal: Principal, service: ServiceState
+    ) -> dict[str, Any]:
         """A job's status, result or error (jobs of other tenants are unknown here)."""
         principal.require("read")
         return _job(service.worker.get(job_id, tenant_id=principal.key.tenant_id))

@@ -16,7 +16,7 @@ from rsi_rag.errors import UnknownModelVersionError
 from rsi_rag.jobs import JobInfo, job_kinds
 from rsi_rag.registry.registry import VersionInfo
 from service.metrics import JOBS
-from service.schemas import ImproveRequest, RollbackRequest
+from service.schemas import ImproveRequest, PathId, RollbackRequest
 from service.state import Principal, ServiceState
 
 __all__ = ["ModelController"]
@@ -125,7 +125,7 @@ class ModelController(Controller):
 
     @get("/improve/{job_id:int}", sync_to_thread=True)
     def improve_status(
-        self, collection: str, job_id: int, principal: Principal, service: ServiceState
+        self, collection: str, job_id: PathId, principal: Principal, service: ServiceState
     ) -> dict[str, Any]:
         """Status, result or error of an improvement job."""
         principal.require("read")

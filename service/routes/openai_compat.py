@@ -108,8 +108,8 @@ class OpenAIController(Controller):
         principal.require("read")
         question = _question(data)
         service.check_query(question, data.k)
-        requested = data.principals if data.principals is not None else (
-            [data.user] if data.user else None
+        requested = (
+            data.principals if data.principals is not None else ([data.user] if data.user else None)
         )
         stream = service.rag.stream(
             question,

@@ -104,6 +104,22 @@ def test_unknown_ids(service_app: Tenants, method: str, path: str, code: str) ->
     assert msg
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", f"/v1/jobs/{2**70}", None),
+        ("DELETE", f"/v1/keys/{2**70}", None),
+        ("DELETE", f"/v1/collections/handbook/documents/{2**70}", None),
+        ("POST", "/v1/feedback", {"interaction_id": 2**70}),
+        ("POST", "/v1/collections/handbook/retrieve", {"query": "q", "k": 2**70}),
+    ],
+)
+def test_huge_numbers_are_400(service_app: Tenants, method: str, path: str, body: object) -> None:
+    t = service_app
+    r = t.client.request(method, path, json=body, headers=t.h("acme-admin"))
+    _err(r, 400, "validation_error")
+
+
 def test_unknown_interaction_and_feedback_rate_limit(service_app: Tenants) -> None:
     t = service_app
     h = t.h("acme-read")
