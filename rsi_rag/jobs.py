@@ -32,6 +32,7 @@ __all__ = [
     "JobHandler",
     "JobInfo",
     "JobWorker",
+    "job_handler",
     "job_kinds",
     "register_job_kind",
     "unregister_job_kind",
@@ -64,8 +65,7 @@ def register_job_kind(name: str, handler: JobHandler) -> None:
     with _KINDS_LOCK:
         if name in _KINDS:
             raise ConflictError(
-                f"job kind {name!r} is already registered; unregister it first or pick "
-                "another name"
+                f"job kind {name!r} is already registered; unregister it first or pick another name"
             )
         _KINDS[name] = handler
 
@@ -74,6 +74,12 @@ def unregister_job_kind(name: str) -> None:
     """Remove a job kind (no error when it is not registered)."""
     with _KINDS_LOCK:
         _KINDS.pop(name, None)
+
+
+def job_handler(name: str) -> JobHandler | None:
+    """The handler registered for ``name``, or ``None``."""
+    with _KINDS_LOCK:
+        return _KINDS.get(name)
 
 
 def job_kinds() -> list[str]:

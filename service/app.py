@@ -41,6 +41,15 @@ def _warm(service: ServiceState) -> None:
         log.exception("loading the models failed")
 
 
+def _register_loop_jobs() -> None:
+    try:
+        from rsi_rag.loop import jobs as loop_jobs
+    except ImportError:  # an installation without the learning loop: its routes answer 501
+        log.warning("the learning loop is not installed; improvement routes answer 501")
+        return
+    loop_jobs.ensure_registered()
+
+
 def create_app(settings: ServiceSettings | None = None, *, rag: RAG | None = None) -> Litestar:
     """Build the service.
 
@@ -57,6 +66,8 @@ def create_app(settings: ServiceSettings | None = None, *, rag: RAG | None = Non
     if rag is None:
         rag = RAG(settings.data_dir, catalog_url=settings.catalog_url)
     ensure_registered()
+    if settings.loop_jobs:
+        _register_loop_jobs()
     service = ServiceState(settings, rag)
 
     def startup(app: Litestar) -> None:

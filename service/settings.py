@@ -22,6 +22,7 @@ class ServiceSettings(BaseSettings):
         max_query_chars: Longer queries are refused with 400.
         max_k: The largest ``k`` a retrieval may ask for.
         feedback_per_minute: Feedback requests allowed per API key and minute.
+        loop_jobs: Register the learning loop's job kinds (``improve``, ``rollback``).
         demo: Ingest ``demo_docs`` into collection ``demo`` at start and write a demo key.
         demo_docs: Folder of the demo corpus.
     """
@@ -36,5 +37,6 @@ class ServiceSettings(BaseSettings):
     max_query_chars: int = Field(default=4000, gt=0)
     max_k: int = Field(default=100, gt=0)
     feedback_per_minute: int = Field(default=60, gt=0)
+    loop_jobs: bool = True
     demo: bool = False
     demo_docs: Path = Path("docs")

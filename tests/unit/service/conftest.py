@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ def service_app(tmp_path: Path) -> Iterator[Tenants]:
 
     rag = RAG(tmp_path / "data", embedder=FakeEmbedder(), generator=FakeGenerator())
     settings = ServiceSettings(
-        data_dir=tmp_path / "data", max_body_bytes=200_000, feedback_per_minute=5
+        loop_jobs=False, data_dir=tmp_path / "data", max_body_bytes=200_000, feedback_per_minute=5
     )
     app = create_app(settings, rag=rag)
     rag.ingest_documents(
@@ -63,3 +64,20 @@ def service_app(tmp_path: Path) -> Iterator[Tenants]:
     with TestClient(app) as client:
         yield Tenants(client, app, service, keys)
     rag.close()
+
+
+@contextmanager
+def job_kind(name: str, handler: Any | None) -> Iterator[None]:
+    """Replace the process-wide job kind ``name`` (``None``: unregistered) for a test."""
+    from rsi_rag.jobs import job_handler, register_job_kind, unregister_job_kind
+
+    before = job_handler(name)
+    unregister_job_kind(name)
+    if handler is not None:
+        register_job_kind(name, handler)
+    try:
+        yield
+    finally:
+        unregister_job_kind(name)
+        if before is not None:
+            register_job_kind(name, before)

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from rsi_rag.jobs import register_job_kind, unregister_job_kind
-from tests.unit.service.conftest import Tenants
+from tests.unit.service.conftest import Tenants, job_kind
 
 
 @pytest.fixture
@@ -21,14 +20,18 @@ def improve_kind() -> Any:
         seen.append((job.tenant, job.collection, job.params))
         return {"decision": "rejected", "chunks": len(rag.catalog.chunk_ids(job.collection_id))}
 
-    register_job_kind("improve", improve)
-    yield gate, seen
-    gate.set()
-    unregister_job_kind("improve")
+    with job_kind("improve", improve):
+        yield gate, seen
+        gate.set()
 
 
 def test_improve_without_registered_kind_is_501(service_app: Tenants) -> None:
     t = service_app
+    with job_kind("improve", None), job_kind("rollback", None):
+        _check_501(t)
+
+
+def _check_501(t: Tenants) -> None:
     r = t.client.post("/v1/collections/handbook/improve", json={}, headers=t.h("acme-write"))
     assert r.status_code == 501
     assert r.json()["error"]["code"] == "not_implemented"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from tests.integration.service.conftest import serve_in_thread
+from tests.unit.service.conftest import job_kind
 
 _KEY: dict[str, str] = {}
 
@@ -27,23 +29,19 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     rag.ingest_documents(
         [SourceDocument("a.md", "The gate promotes challengers.")], "kb", tenant="acme"
     )
-    app = create_app(ServiceSettings(data_dir=data, feedback_per_minute=10_000), rag=rag)
+    app = create_app(ServiceSettings(data_dir=data, feedback_per_minute=10_000, loop_jobs=False), rag=rag)
     # Keys 1-5 are decoys: generated DELETE /v1/keys/{id} calls revoke them, not the one used.
     for _ in range(5):
         app.state.service.keys.create("acme", "read")
     _KEY["admin"] = app.state.service.keys.create("acme", "admin")[1]
-    # The learning loop's kinds, so their routes run the job machinery instead of 501.
-    from rsi_rag.jobs import job_kinds, register_job_kind, unregister_job_kind
-
-    added = [k for k in ("improve", "promote", "rollback") if k not in job_kinds()]
-    for kind in added:
-        register_job_kind(kind, lambda rag, job: {"params": job.params})
     url, server, thread = serve_in_thread(app)
-    yield schemathesis.openapi.from_url(f"{url}/schema/openapi.json")
+    # Stand-ins for the learning loop's kinds: the routes run the job machinery, not 501.
+    with ExitStack() as stack:
+        for kind in ("improve", "promote", "rollback"):
+            stack.enter_context(job_kind(kind, lambda rag, job: {"params": job.params}))
+        yield schemathesis.openapi.from_url(f"{url}/schema/openapi.json")
     server.should_exit = True
     thread.join(10)
-    for kind in added:
-        unregister_job_kind(kind)
     rag.close()
 
 
