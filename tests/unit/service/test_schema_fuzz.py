@@ -29,7 +29,9 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     rag.ingest_documents(
         [SourceDocument("a.md", "The gate promotes challengers.")], "kb", tenant="acme"
     )
-    app = create_app(ServiceSettings(data_dir=data, feedback_per_minute=10_000, loop_jobs=False), rag=rag)
+    app = create_app(
+        ServiceSettings(data_dir=data, feedback_per_minute=10_000, loop_jobs=False), rag=rag
+    )
     # Keys 1-5 are decoys: generated DELETE /v1/keys/{id} calls revoke them, not the one used.
     for _ in range(5):
         app.state.service.keys.create("acme", "read")
