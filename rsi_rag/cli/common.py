@@ -46,7 +46,7 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except RsiRagError as exc:
-            if "--json" in sys.argv:
+            if kwargs.get("json_out"):
                 emit_json({"error": {"code": exc.code, "message": exc.message}})
             else:
                 err_console.print(f"[bold red]error[/] ({exc.code}): {exc.message}")

@@ -58,7 +58,8 @@ class Embedder(abc.ABC):
         """Embed one query; returns shape ``(dim,)``."""
         if not isinstance(text, str) or not text.strip():
             raise ValidationError(f"query must be a non-empty string, got {text!r}")
-        return self.encode([text])[0]
+        vector: np.ndarray = self.encode([text])[0]
+        return vector
 
     def count_tokens(self, text: str) -> int:
         """Number of tokens the model sees for ``text`` (before truncation)."""

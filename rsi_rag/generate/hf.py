@@ -12,10 +12,21 @@ from rsi_rag.errors import ModelError, ValidationError
 from rsi_rag.generate.base import Generator, Message
 from rsi_rag.generate.models import resolve_generator
 
-__all__ = ["HFGenerator", "load_causal_lm"]
+__all__ = ["HFGenerator", "generation_lock", "load_causal_lm"]
 
 _LOAD_LOCK = threading.Lock()
 _LOADED: dict[tuple[str, str], tuple[Any, Any]] = {}
+_GEN_LOCKS: dict[int, threading.Lock] = {}
+
+
+def generation_lock(model: Any) -> threading.Lock:
+    """The lock serialising generation on one loaded model, shared by all its users.
+
+    Adapters switched on for one request must never be seen by another one, whichever
+    generator object the other request came through.
+    """
+    with _LOAD_LOCK:
+        return _GEN_LOCKS.setdefault(id(model), threading.Lock())
 
 
 def load_causal_lm(ref: str, device: str) -> tuple[Any, Any]:
@@ -27,8 +38,8 @@ def load_causal_lm(ref: str, device: str) -> tuple[Any, Any]:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         try:
-            tokenizer = AutoTokenizer.from_pretrained(ref)
-            model = AutoModelForCausalLM.from_pretrained(ref)
+            tokenizer: Any = AutoTokenizer.from_pretrained(ref)
+            model: Any = AutoModelForCausalLM.from_pretrained(ref)
         except Exception as exc:
             raise ModelError(
                 f"could not load generator {ref!r}: {exc}. Check that the folder holds a "
@@ -68,6 +79,7 @@ class HFGenerator(Generator):
             ref = resolve_generator(self._spec)
             self._ref = ref
             self._model, self._tokenizer = load_causal_lm(ref, resolve_device(self._device))
+            self._gen_lock = generation_lock(self._model)
 
     @property
     def model(self) -> Any:
@@ -111,7 +123,7 @@ class HFGenerator(Generator):
         from transformers import TextIteratorStreamer
 
         input_ids = self.encode_chat(messages)
-        streamer = TextIteratorStreamer(
+        streamer: Any = TextIteratorStreamer(
             self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300
         )
         error: list[BaseException] = []

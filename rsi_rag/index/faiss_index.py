@@ -70,7 +70,8 @@ class FaissIndex(VectorIndex):
     def ids(self) -> np.ndarray:
         faiss = _faiss()
         with self._lock:
-            return faiss.vector_to_array(self._index.id_map).astype("int64")
+            ids: np.ndarray = faiss.vector_to_array(self._index.id_map).astype("int64")
+            return ids
 
     def _add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         with self._lock:
