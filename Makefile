@@ -20,10 +20,12 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
+# The service on http://127.0.0.1:8000 with the demo corpus (docs/) in collection 'demo'.
 run: setup
-	$(VENV)/bin/rsi-rag demo
+	$(VENV)/bin/rsi-rag serve --demo --docs docs
 
-demo: run
+demo: setup
+	$(VENV)/bin/rsi-rag demo
 
 test: setup
 	$(PY) -m pytest -q

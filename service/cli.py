@@ -11,7 +11,7 @@ import typer
 
 from rsi_rag.cli.common import DataDir, JsonFlag, console, emit_json, handle_errors
 
-__all__ = ["DEMO_COLLECTION", "demo_key", "register"]
+__all__ = ["DEMO_COLLECTION", "demo_files", "demo_key", "register"]
 
 DEMO_COLLECTION = "demo"
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -19,6 +19,14 @@ keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help
 
 def _data_dir(data_dir: Path | None) -> Path:
     return data_dir or Path(os.environ.get("RSI_RAG_DATA_DIR", "rsi_rag_data"))
+
+
+def demo_files(docs: Path) -> list[Path]:
+    """The corpus files under ``docs`` (the example scripts in ``docs/examples`` are not)."""
+    from rsi_rag.config import RAGConfig
+
+    suffixes = RAGConfig().supported_suffixes
+    return [f for f in sorted(docs.rglob("*")) if f.is_file() and f.suffix.lower() in suffixes]
 
 
 def demo_key(rag: object, data_dir: Path) -> str:
@@ -68,7 +76,7 @@ def _serve(host: str, port: int, data_dir: Path, demo: bool, docs: Path) -> None
     if demo:
         if not docs.is_dir():
             raise ValidationError(f"demo corpus folder {docs} does not exist; pass --docs DIR")
-        report = rag.ingest(docs, DEMO_COLLECTION, progress=True)
+        report = rag.ingest(demo_files(docs), DEMO_COLLECTION, progress=True)
         console.print(
             f"[bold]demo corpus[/] {docs}: {len(report.added) + len(report.updated)} new or "
             f"changed, {len(report.unchanged)} unchanged documents in collection "

@@ -48,11 +48,12 @@ def live_server(
 ) -> Iterator[LiveServer]:
     from rsi_rag import RAG, RAGConfig, SourceDocument
     from service.app import create_app
+    from service.cli import demo_files
     from service.settings import ServiceSettings
 
     data = tmp_path_factory.mktemp("service-data")
     rag = RAG(data, RAGConfig(max_new_tokens=24), embedder=real_embedder, generator=real_generator)
-    rag.ingest(DOCS, "demo", tenant="acme")
+    rag.ingest(demo_files(DOCS), "demo", tenant="acme")
     rag.ingest_documents(
         [
             SourceDocument(
