@@ -73,6 +73,7 @@ class SentenceTransformerEmbedder(Embedder):
         self._device = device
         self._version = version
         self._model: Any = None
+        self._backend: Any = None
 
     @property
     def model(self) -> Any:
@@ -108,4 +109,16 @@ class SentenceTransformerEmbedder(Embedder):
         )
 
     def _tokenize(self, text: str) -> list[str]:
-        return list(self.model.tokenizer.tokenize(text))
+        # The Rust backend directly (the chunker calls this for every candidate split), on
+        # a copy without the model's truncation, which would hide long texts' true length.
+        if self._backend is None:
+            import copy
+
+            backend = getattr(self.model.tokenizer, "backend_tokenizer", None)
+            if backend is None:
+                return list(self.model.tokenizer.tokenize(text))
+            backend = copy.deepcopy(backend)
+            backend.no_truncation()
+            backend.no_padding()
+            self._backend = backend
+        return list(self._backend.encode(text, add_special_tokens=False).tokens)

@@ -22,9 +22,14 @@ class Chunker:
     ) -> None:
         from llama_index.core.node_parser import SentenceSplitter
 
+        self._chunk_size = chunk_size
+        self._tokenize = tokenize
         self._splitter = SentenceSplitter(
             chunk_size=chunk_size, chunk_overlap=chunk_overlap, tokenizer=tokenize
         )
 
     def split(self, text: str) -> list[str]:
+        """Chunks of ``text``; a text that fits in one chunk is returned whole."""
+        if len(self._tokenize(text)) <= self._chunk_size:
+            return [text.strip()] if text.strip() else []
         return [c for c in self._splitter.split_text(text) if c.strip()]

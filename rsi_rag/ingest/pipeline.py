@@ -127,18 +127,20 @@ class Ingestor:
                 return
             texts = [c for p in pending for c in p.chunks]
             vectors = self.embedder.encode(texts, batch_size=self.embed_batch_size)
-            offset = 0
+            offsets = np.cumsum([0] + [len(p.chunks) for p in pending])
             with self.indexes.lock(col.id, version):
-                for p in pending:
-                    vecs = vectors[offset : offset + len(p.chunks)]
-                    offset += len(p.chunks)
-                    change = self.catalog.upsert_document(col, p.doc, p.digest, p.chunks)
+                changes = self.catalog.upsert_documents(
+                    col, [(p.doc, p.digest, p.chunks) for p in pending]
+                )
+                for i, (p, change) in enumerate(zip(pending, changes, strict=True)):
                     if change.status == "unchanged":
                         unchanged.append(p.doc.source_id)
                         continue
                     (added if change.status == "added" else updated).append(p.doc.source_id)
                     n_removed += index.remove(np.asarray(change.removed_chunk_ids))
-                    index.add(np.asarray(change.added_chunk_ids), vecs)
+                    index.add(
+                        np.asarray(change.added_chunk_ids), vectors[offsets[i] : offsets[i + 1]]
+                    )
                     n_added += len(change.added_chunk_ids)
                     since_save += len(change.added_chunk_ids)
                 if since_save >= self.save_every_chunks:
@@ -147,14 +149,13 @@ class Ingestor:
             pending.clear()
             pending_chunks = 0
 
-        bar = _progress(progress, total)
-        try:
-            for doc in docs:
-                if bar is not None:
-                    bar.advance()
+        def prepare(batch: list[SourceDocument]) -> None:
+            nonlocal pending_chunks
+            known = self.catalog.find_documents(col.id, [d.source_id for d in batch])
+            for doc in batch:
                 try:
                     digest = content_hash(doc)
-                    found = self.catalog.find_document(col.id, doc.source_id)
+                    found = known.get(doc.source_id)
                     # Same content and same ACL: nothing to do (an ACL change rewrites).
                     if found is not None and found[1] == digest and found[2] == tuple(doc.acl):
                         unchanged.append(doc.source_id)
@@ -169,6 +170,18 @@ class Ingestor:
                 pending_chunks += len(chunks)
                 if pending_chunks >= self.batch_chunks:
                     flush()
+
+        bar = _progress(progress, total)
+        batch: list[SourceDocument] = []
+        try:
+            for doc in docs:
+                if bar is not None:
+                    bar.advance()
+                batch.append(doc)
+                if len(batch) >= 256:
+                    prepare(batch)
+                    batch = []
+            prepare(batch)
             flush()
         finally:
             if bar is not None:

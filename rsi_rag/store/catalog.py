@@ -242,6 +242,24 @@ class Catalog:
             ).first()
             return (int(row[0]), str(row[1]), tuple(row[2] or ())) if row else None
 
+    def find_documents(
+        self, collection_id: int, sources: Sequence[str]
+    ) -> dict[str, tuple[int, str, tuple[str, ...]]]:
+        """``source -> (document id, content hash, acl)`` for the live ones among ``sources``."""
+        out: dict[str, tuple[int, str, tuple[str, ...]]] = {}
+        with self.session() as s:
+            for i in range(0, len(sources), 500):
+                rows = s.execute(
+                    select(Document.source, Document.id, Document.content_hash, Document.acl).where(
+                        Document.collection_id == collection_id,
+                        Document.source.in_(list(sources[i : i + 500])),
+                        Document.deleted.is_(False),
+                    )
+                )
+                for src, did, digest, acl in rows:
+                    out[str(src)] = (int(did), str(digest), tuple(acl or ()))
+        return out
+
     def upsert_document(
         self,
         col: CollectionRef,
@@ -249,66 +267,103 @@ class Catalog:
         content_hash: str,
         chunks: Sequence[str],
     ) -> DocumentChange:
-        """Insert or replace a document and its chunks in one transaction."""
+        """Insert or replace one document and its chunks in one transaction."""
+        return self.upsert_documents(col, [(doc, content_hash, chunks)])[0]
+
+    def upsert_documents(
+        self,
+        col: CollectionRef,
+        items: Sequence[tuple[SourceDocument, str, Sequence[str]]],
+    ) -> list[DocumentChange]:
+        """Insert or replace documents and their chunks, all in one transaction.
+
+        Each item is ``(document, content hash, chunk texts)``. A document whose hash and
+        ACL are unchanged is left alone.
+        """
+        changes: list[DocumentChange] = []
         with self.session() as s:
-            existing = s.execute(
-                select(Document).where(
-                    Document.collection_id == col.id, Document.source == doc.source_id
-                )
-            ).scalar_one_or_none()
-            removed: list[int] = []
-            if existing is not None and not existing.deleted:
-                if existing.content_hash == content_hash and list(existing.acl) == list(doc.acl):
-                    return DocumentChange("unchanged", existing.id, (), ())
-                status = "updated"
-            else:
-                status = "added"
-            if existing is None:
-                existing = Document(
-                    collection_id=col.id,
-                    source=doc.source_id,
-                    content_hash=content_hash,
-                    version=1,
-                    source_version=doc.version,
-                    acl=list(doc.acl),
-                    meta=dict(doc.metadata),
-                )
-                s.add(existing)
-                s.flush()
-            else:
-                removed = list(s.scalars(select(Chunk.id).where(Chunk.document_id == existing.id)))
-                s.execute(delete(Chunk).where(Chunk.document_id == existing.id))
-                existing.version = existing.version + 1
-                existing.content_hash = content_hash
-                existing.source_version = doc.version
-                existing.acl = list(doc.acl)
-                existing.meta = dict(doc.metadata)
-                existing.deleted = False
-                existing.deleted_at = None
-                existing.updated_at = utcnow()
-            rows = [
-                Chunk(
-                    tenant_id=col.tenant_id,
-                    collection_id=col.id,
-                    document_id=existing.id,
-                    document_version=existing.version,
-                    position=i,
-                    text=text,
-                    acl=list(doc.acl),
-                    meta=dict(doc.metadata),
-                )
-                for i, text in enumerate(chunks)
-            ]
-            s.add_all(rows)
+            sources = list({doc.source_id for doc, _, _ in items})
+            existing_rows: dict[str, Document] = {}
+            for i in range(0, len(sources), 500):
+                for d in s.scalars(
+                    select(Document).where(
+                        Document.collection_id == col.id,
+                        Document.source.in_(sources[i : i + 500]),
+                    )
+                ):
+                    existing_rows[d.source] = d
+            pending: list[tuple[str, Document, list[int], list[Chunk]]] = []
+            for doc, content_hash, chunks in items:
+                existing = existing_rows.get(doc.source_id)
+                removed: list[int] = []
+                if existing is not None and not existing.deleted:
+                    if existing.content_hash == content_hash and list(existing.acl) == list(
+                        doc.acl
+                    ):
+                        changes.append(DocumentChange("unchanged", existing.id, (), ()))
+                        continue
+                    status = "updated"
+                else:
+                    status = "added"
+                if existing is None:
+                    existing = Document(
+                        collection_id=col.id,
+                        source=doc.source_id,
+                        content_hash=content_hash,
+                        version=1,
+                        source_version=doc.version,
+                        acl=list(doc.acl),
+                        meta=dict(doc.metadata),
+                    )
+                    s.add(existing)
+                    s.flush()
+                    existing_rows[doc.source_id] = existing
+                else:
+                    removed = list(
+                        s.scalars(select(Chunk.id).where(Chunk.document_id == existing.id))
+                    )
+                    s.execute(delete(Chunk).where(Chunk.document_id == existing.id))
+                    existing.version = existing.version + 1
+                    existing.content_hash = content_hash
+                    existing.source_version = doc.version
+                    existing.acl = list(doc.acl)
+                    existing.meta = dict(doc.metadata)
+                    existing.deleted = False
+                    existing.deleted_at = None
+                    existing.updated_at = utcnow()
+                rows = [
+                    Chunk(
+                        tenant_id=col.tenant_id,
+                        collection_id=col.id,
+                        document_id=existing.id,
+                        document_version=existing.version,
+                        position=i,
+                        text=text,
+                        acl=list(doc.acl),
+                        meta=dict(doc.metadata),
+                    )
+                    for i, text in enumerate(chunks)
+                ]
+                s.add_all(rows)
+                pending.append((status, existing, removed, rows))
+                changes.append(DocumentChange(status, existing.id, (), ()))
             s.flush()
-            s.execute(
-                update(Collection)
-                .where(Collection.id == col.id)
-                .values(revision=Collection.revision + 1)
-            )
-            return DocumentChange(
-                status, existing.id, tuple(removed), tuple(int(r.id) for r in rows)
-            )
+            if pending:
+                s.execute(
+                    update(Collection)
+                    .where(Collection.id == col.id)
+                    .values(revision=Collection.revision + 1)
+                )
+            # Fill in the chunk ids assigned by the flush, in input order.
+            it = iter(pending)
+            for n, change in enumerate(changes):
+                if change.status == "unchanged":
+                    continue
+                status, doc_row, removed, rows = next(it)
+                changes[n] = DocumentChange(
+                    status, doc_row.id, tuple(removed), tuple(int(r.id) for r in rows)
+                )
+        return changes
 
     def delete_document(
         self, col: CollectionRef, *, document_id: int | None = None, source: str | None = None
