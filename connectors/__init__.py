@@ -16,8 +16,9 @@ from connectors.registry import (
     create_connector,
     register_connector,
 )
+from connectors.report import SyncFailure, SyncReport
 from connectors.scheduler import Scheduler
-from connectors.sync import SyncFailure, SyncReport, SyncRunner
+from connectors.sync import SyncRunner
 
 __all__ = [
     "Connector",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -20,6 +20,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from connectors.base import Connector, Item, Listing, TransientSourceError, fingerprint
 from connectors.convert import to_text
 from connectors.registry import create_connector, parse_options
+from connectors.report import SyncFailure, SyncReport, Tally, _Bar
 from connectors.store import ItemState, SourceInfo, SourceStore
 from rsi_rag.errors import (
     FileTooLargeError,
@@ -38,55 +39,6 @@ log = logging.getLogger(__name__)
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
-@dataclass(frozen=True)
-class SyncFailure:
-    """One item that could not be synced, after its retries."""
-
-    item: str
-    code: str
-    message: str
-    attempts: int = 1
-
-
-@dataclass(frozen=True)
-class SyncReport:
-    """What one sync did.
-
-    Attributes:
-        listed: Items the listing returned.
-        fetched: Items whose content was fetched (the rest were unchanged by version).
-        unchanged: Items left alone: same version, or fetched with the same content.
-    """
-
-    source: str
-    added: tuple[str, ...] = ()
-    updated: tuple[str, ...] = ()
-    deleted: tuple[str, ...] = ()
-    failed: tuple[SyncFailure, ...] = ()
-    unchanged: int = 0
-    listed: int = 0
-    fetched: int = 0
-    seconds: float = 0.0
-    cursor: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["failed"] = [asdict(f) for f in self.failed]
-        for key in ("added", "updated", "deleted"):
-            d[key] = list(d[key])
-        return d
-
-
-@dataclass
-class _Tally:
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    failed: list[SyncFailure] = field(default_factory=list)
-    unchanged: int = 0
-    fetched: int = 0
-
-
 class SyncRunner:
     """Adds, lists, removes and syncs the named sources of one RAG instance.
 
@@ -96,6 +48,7 @@ class SyncRunner:
         backoff_s: First wait between attempts; doubles each time, up to ``max_backoff_s``.
         batch_size: Items ingested (and their state recorded) per batch.
         stale_after_s: A sync still marked running after this long is taken as abandoned.
+        fetch_workers: Items fetched at the same time (connectors are thread-safe).
     """
 
     def __init__(
@@ -107,6 +60,7 @@ class SyncRunner:
         max_backoff_s: float = 8.0,
         batch_size: int = 256,
         stale_after_s: float = 3600.0,
+        fetch_workers: int = 8,
     ) -> None:
         if retries < 1 or backoff_s < 0 or batch_size < 1:
             raise ValidationError(
@@ -120,6 +74,7 @@ class SyncRunner:
         self.max_backoff_s = max_backoff_s
         self.batch_size = batch_size
         self.stale_after_s = stale_after_s
+        self.fetch_workers = max(1, fetch_workers)
 
     # -- sources -------------------------------------------------------------------------
 
@@ -188,12 +143,14 @@ class SyncRunner:
         started = time.perf_counter()
         info = self.store.get(self.rag.tenant, name)
         sync_id = self.store.begin_sync(info.id, self.stale_after_s)
-        tally = _Tally()
+        tally = Tally()
         listing: Listing | None = None
         try:
             connector = self.connector(info)
             try:
+                t0 = time.perf_counter()
                 listing = connector.list_changes(info.cursor)
+                tally.timings["list"] += time.perf_counter() - t0
                 self._apply(info, connector, listing, tally, progress)
             finally:
                 connector.close()
@@ -229,7 +186,7 @@ class SyncRunner:
         return report
 
     def _report(
-        self, info: SourceInfo, t: _Tally, listing: Listing | None, started: float
+        self, info: SourceInfo, t: Tally, listing: Listing | None, started: float
     ) -> SyncReport:
         return SyncReport(
             info.name,
@@ -242,6 +199,7 @@ class SyncRunner:
             t.fetched,
             time.perf_counter() - started,
             listing.cursor if listing else None,
+            {k: round(v, 4) for k, v in t.timings.items()},
         )
 
     def _apply(
@@ -249,7 +207,7 @@ class SyncRunner:
         info: SourceInfo,
         connector: Connector,
         listing: Listing,
-        tally: _Tally,
+        tally: Tally,
         progress: bool,
     ) -> None:
         known = self.store.states(info.id)
@@ -261,10 +219,10 @@ class SyncRunner:
         tally.unchanged += len(listing.items) - len(todo)
         bar = _Bar(len(todo), f"sync {info.name}") if progress and todo else None
         try:
-            for start in range(0, len(todo), self.batch_size):
-                self._ingest_batch(
-                    info, connector, todo[start : start + self.batch_size], tally, bar
-                )
+            with ThreadPoolExecutor(self.fetch_workers, thread_name_prefix="fetch") as pool:
+                for start in range(0, len(todo), self.batch_size):
+                    batch = todo[start : start + self.batch_size]
+                    self._ingest_batch(info, connector, batch, tally, bar, pool)
         finally:
             if bar is not None:
                 bar.close()
@@ -279,7 +237,9 @@ class SyncRunner:
             # Items an incremental listing left out are unchanged too.
             tally.unchanged += len(set(known) - {it.id for it in listing.items} - gone)
         for item_id in sorted(gone):
+            t0 = time.perf_counter()
             self._delete(info.collection, known[item_id].document_source)
+            tally.timings["delete"] += time.perf_counter() - t0
             tally.deleted.append(item_id)
         self.store.drop_states(info.id, gone)
 
@@ -288,21 +248,31 @@ class SyncRunner:
         info: SourceInfo,
         connector: Connector,
         batch: Sequence[Item],
-        tally: _Tally,
+        tally: Tally,
         bar: _Bar | None,
+        pool: ThreadPoolExecutor,
     ) -> None:
         by_doc: dict[str, Item] = {}
         docs: list[SourceDocument] = []
-        for item in batch:
-            doc = self._fetch(info, connector, item, tally)
+        t0 = time.perf_counter()
+        # Fetches overlap (network sources wait on round trips); results keep list order.
+        for item, (outcome, fetched) in zip(
+            batch, pool.map(lambda it: self._fetch(info, connector, it), batch), strict=True
+        ):
+            tally.fetched += fetched
             if bar is not None:
                 bar.advance()
-            if doc is not None:
-                by_doc[doc.source_id] = item
-                docs.append(doc)
+            if isinstance(outcome, SyncFailure):
+                tally.failed.append(outcome)
+            else:
+                by_doc[outcome.source_id] = item
+                docs.append(outcome)
+        tally.timings["fetch"] += time.perf_counter() - t0
         if not docs:
             return
+        t0 = time.perf_counter()
         result = self.rag.ingest_documents(iter(docs), info.collection)
+        tally.timings["ingest"] += time.perf_counter() - t0
         states: dict[str, ItemState] = {}
         for bucket, names in (
             (tally.added, result.added),
@@ -322,8 +292,9 @@ class SyncRunner:
         self.store.save_states(info.id, states)
 
     def _fetch(
-        self, info: SourceInfo, connector: Connector, item: Item, tally: _Tally
-    ) -> SourceDocument | None:
+        self, info: SourceInfo, connector: Connector, item: Item
+    ) -> tuple[SourceDocument | SyncFailure, bool]:
+        """The item as a document, or its failure; and whether its content was requested."""
         limit = self.rag.config.max_file_bytes
         attempts = 0
         try:
@@ -333,7 +304,6 @@ class SyncRunner:
                     "the source or raise max_file_bytes",
                     source=item.id,
                 )
-            tally.fetched += 1
             for attempt in Retrying(
                 stop=stop_after_attempt(self.retries),
                 wait=wait_exponential(multiplier=self.backoff_s, max=self.max_backoff_s),
@@ -345,22 +315,15 @@ class SyncRunner:
                     fetched = connector.fetch(item)
             text = to_text(fetched.content, fetched.name or item.name or item.id, limit)
         except TransientSourceError as exc:
-            tally.failed.append(SyncFailure(item.id, "source_unavailable", str(exc), attempts))
-            return None
+            return SyncFailure(item.id, "source_unavailable", str(exc), attempts), True
         except RsiRagError as exc:
             message = exc.message if item.id in exc.message else f"{item.id}: {exc.message}"
-            tally.failed.append(SyncFailure(item.id, exc.code, message, max(attempts, 1)))
-            return None
+            return SyncFailure(item.id, exc.code, message, max(attempts, 1)), attempts > 0
         except Exception as exc:  # one broken item must not stop the sync
-            tally.failed.append(
-                SyncFailure(
-                    item.id,
-                    "fetch_error",
-                    f"{item.id}: {type(exc).__name__}: {exc}",
-                    max(attempts, 1),
-                )
+            failure = SyncFailure(
+                item.id, "fetch_error", f"{item.id}: {type(exc).__name__}: {exc}", max(attempts, 1)
             )
-            return None
+            return failure, True
         acl = fetched.acl if fetched.acl is not None else item.acl
         if acl is None:
             acl = tuple(info.options.get("acl", ()))
@@ -371,21 +334,4 @@ class SyncRunner:
             **item.metadata,
             **fetched.metadata,
         }
-        return SourceDocument(item.id, text, metadata, tuple(acl), item.version)
-
-
-class _Bar:
-    """A rich progress bar over the items a sync fetches."""
-
-    def __init__(self, total: int, label: str) -> None:
-        from rich.progress import Progress
-
-        self._p = Progress(transient=False)
-        self._p.start()
-        self._task = self._p.add_task(label, total=total)
-
-    def advance(self) -> None:
-        self._p.advance(self._task)
-
-    def close(self) -> None:
-        self._p.stop()
+        return SourceDocument(item.id, text, metadata, tuple(acl), item.version), True

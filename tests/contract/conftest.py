@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.connector_servers import ServerUnavailable, postgres_server, s3_server
+from connectors.testing import ServerUnavailable, postgres_server, s3_server
 from tests.contract.connector_harnesses import (
     ENV,
     HARNESSES,

@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from tests.connector_servers import (
+from connectors.testing import (
     PG_PASSWORD,
     S3_KEY,
     S3_SECRET,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.connector_servers import (
+from connectors.testing import (
     PostgresServer,
     S3Server,
     ServerUnavailable,

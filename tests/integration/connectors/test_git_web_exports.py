@@ -13,7 +13,7 @@ import pytest
 
 import connectors
 from rsi_rag.errors import SourceUnavailableError
-from tests.connector_servers import HttpServer
+from connectors.testing import HttpServer
 
 pytestmark = pytest.mark.integration
 

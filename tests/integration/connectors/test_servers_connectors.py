@@ -15,7 +15,7 @@ import connectors
 from rsi_rag import RAG
 from rsi_rag.errors import ConfigError, SourceAuthError, SourceUnavailableError
 from rsi_rag.testing import FakeEmbedder
-from tests.connector_servers import PG_PASSWORD, S3_SECRET, PostgresServer, S3Server
+from connectors.testing import PG_PASSWORD, S3_SECRET, PostgresServer, S3Server
 
 pytestmark = pytest.mark.integration
 

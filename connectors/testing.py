@@ -1,8 +1,8 @@
-"""Real servers for the connector tests, bound to 127.0.0.1, started once per process.
+"""Real servers for connector tests and benchmarks, bound to 127.0.0.1.
 
-Each server starts on first use and stops at exit (and when the session fixture that
-asked for it finishes). A server whose program is missing raises ``ServerUnavailable``
-with the reason, which the fixtures turn into a skip.
+``s3_server()`` (SeaweedFS ``weed mini``) and ``postgres_server()`` start one server per
+process on first use and stop it at exit. A server whose program is missing raises
+:class:`ServerUnavailable` with the reason, which test fixtures turn into a skip.
 """
 
 from __future__ import annotations
