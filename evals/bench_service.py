@@ -253,7 +253,8 @@ def main() -> None:
     inproc_p50 = percentile(inproc, 50)
     print(
         f"\nSciFact service benchmark ({len(queries)} test claims, k=10, dense, "
-        f"{os.cpu_count()} CPUs)"
+        f"{os.cpu_count()} CPUs, torch threads {args.threads}, load average "
+        f"{os.getloadavg()[0]:.1f})"
     )
     print(f"in-process RAG.retrieve: p50 {inproc_p50:.1f} ms, p95 {percentile(inproc, 95):.1f} ms")
     print(f"{'clients':>8} {'requests':>9} {'errors':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8}")
