@@ -43,6 +43,8 @@ class LoopConfig:
         hard_negatives: Hard negatives mined per training pair.
         negative_range: Ranks ``(min, max)`` of the champion's hits negatives come from;
             skipping the very top avoids unlabelled positives.
+        mining_corpus_size: Chunks hard negatives are mined from (a seeded sample; 0 for
+            all), which bounds the cost of re-embedding a large corpus every cycle.
         auto_min_new_examples: New examples since the last cycle that trigger a
             background cycle.
         seed: Seed for sampling, holdout and training.
@@ -65,6 +67,7 @@ class LoopConfig:
     learning_rate: float = 2e-5
     hard_negatives: int = 1
     negative_range: tuple[int, int] = (10, 50)
+    mining_corpus_size: int = 4000
     auto_min_new_examples: int = 50
     seed: int = 0
 
@@ -76,7 +79,7 @@ class LoopConfig:
         for name in (
             "max_synthetic_examples", "questions_per_cycle", "crops_per_cycle",
             "min_train_examples", "min_gate_examples", "hard_negatives", "seed",
-            "auto_min_new_examples",
+            "auto_min_new_examples", "mining_corpus_size",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:

@@ -8,6 +8,7 @@ records every decision (including "not enough data") in the registry or the audi
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rsi_rag.errors import ModelError, NotEnoughDataError
+from rsi_rag.evaluation.frozen import assert_trainable
 from rsi_rag.evaluation.guards import synthetic_share
 from rsi_rag.loop.collect import collect_feedback
 from rsi_rag.loop.config import LoopConfig
@@ -164,6 +166,8 @@ def run_cycle(
                               tenant_id=col.tenant_id, details=result.to_dict())
             return result
         refuse_frozen(train)
+        # Also refuses a registered evaluation query that came back through the logs.
+        assert_trainable(train, catalog=rag.catalog, collection_id=col.id)
         return _train_and_gate(rag, col, config, policy, train, gate_set, gate_kind,
                                result, stage, done, hook)
 
@@ -205,6 +209,8 @@ def _train_and_gate(
     stage("train", version=version, examples=len(train))
     pairs = _pairs(rag, col, train)
     corpus = list(rag.catalog.chunk_texts(col.id).values())
+    if config.mining_corpus_size and len(corpus) > config.mining_corpus_size:
+        corpus = random.Random(config.seed).sample(corpus, config.mining_corpus_size)
     trained = train_retriever(
         base, pairs, corpus, out, config, device=rag.config.device,
         on_step=lambda step, total: hook("train.step", {"step": step, "total": total}),
