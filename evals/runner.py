@@ -22,7 +22,15 @@ from rsi_rag.evaluation import (
     split_by_document,
 )
 
-__all__ = ["QA_SPLIT", "evaluate_folder", "qa_splits", "run_suite", "summary_rows"]
+__all__ = [
+    "QA_SPLIT",
+    "evaluate_folder",
+    "merge_results",
+    "qa_splits",
+    "run_standalone",
+    "run_suite",
+    "summary_rows",
+]
 
 #: The by-document split of ``qa`` sets: training side, gate set, report set.
 QA_SPLIT = {"train": 0.6, "gate": 0.2, "report": 0.2}
@@ -87,49 +95,98 @@ def _answers(
     return out
 
 
-def _dataset(rag: Any, spec: DatasetSpec, log: Any, limit: int | None) -> dict[str, Any]:
+def _report_sets(
+    spec: DatasetSpec, limit: int | None
+) -> tuple[BeirDataset | QADataset, RetrievalSet, list[QAExample], dict[str, list[QAExample]]]:
+    """The dataset, its report retrieval set, the answer sample and (``qa``) the splits."""
     ds = load_dataset(spec.path, spec.format)
-    collection = f"eval-{spec.name}"
-    log(f"{spec.name}: {len(ds.corpus)} passages -> collection {collection}")
-    ingest_corpus(rag, collection, ds.corpus)
-    entry: dict[str, Any] = {"format": spec.format, "path": str(spec.path), "split": spec.split}
     if isinstance(ds, BeirDataset):
         rset = ds.retrieval_set(spec.split)
-        if limit:
-            rset = rset.subset(sorted(rset.queries)[:limit])
-        _freeze(
-            rag,
-            collection,
-            rset.name,
-            [{"id": q, "query": t} for q, t in rset.queries.items()],
-            "report",
-            str(spec.path),
-            "beir",
-        )
-        results = _retrieval(rag, collection, rset, spec.systems, ds.corpus, log)
+        splits: dict[str, list[QAExample]] = {}
+        sample: list[QAExample] = []
     else:
         splits = qa_splits(ds)
         chosen = splits[spec.split]
-        for role in ("gate", "report"):
-            _freeze(rag, collection, f"{ds.name}/{role}", splits[role], role, str(spec.path), "qa")
         rset = ds.retrieval_set(chosen, f"{ds.name}/{spec.split}")
-        if limit:
-            rset = rset.subset(sorted(rset.queries)[:limit])
-        results = _retrieval(rag, collection, rset, spec.systems, ds.corpus, log)
         answerable = sorted((e for e in chosen if e.answerable), key=lambda e: e.id)
         n = min(limit or spec.answer_sample, spec.answer_sample, len(answerable))
         sample = random.Random(0).sample(answerable, n) if n else []
-        if sample and any(s.startswith("generator") for s in spec.systems):
-            results.update(_answers(rag, collection, sample, ds.corpus, spec.systems, log))
+    if limit:
+        rset = rset.subset(sorted(rset.queries)[:limit])
+    return ds, rset, sample, splits
+
+
+def run_standalone(
+    suite: str, dataset: str, system: str, *, limit: int | None = None, log: Any = print
+) -> dict[str, Any]:
+    """Score one system that needs no collection (``llamaindex``, ``generator_gold``).
+
+    Such systems build their own index or take gold context, so they can run in a process
+    of their own beside the suite; :func:`merge_results` adds the result to a suite's JSON.
+    """
+    specs = {d.name: d for d in get_suite(suite).datasets}
+    if dataset not in specs:
+        raise ValidationError(f"suite {suite!r} has no dataset {dataset!r}; it has {sorted(specs)}")
+    ds, rset, sample, _ = _report_sets(specs[dataset], limit)
+    if system == "llamaindex":
+        from rsi_rag._packaged import packaged_embedder_path
+
+        path = str(packaged_embedder_path())
+        res = RetrievalEvaluator(rset.queries, rset.qrels).evaluate(
+            llama_index_search(ds.corpus, path), model_version="llama-index+" + Path(path).name
+        )
+    elif system == "generator_gold":
+        from rsi_rag.generate.hf import HFGenerator
+
+        gen = HFGenerator(device="cpu")
+        res = AnswerEvaluator(sample).evaluate(
+            gold_context_answerer(gen, ds.corpus), model_version=gen.version
+        )
+    else:
+        raise ValidationError(f"system {system!r} needs a collection; run it with run_suite")
+    log(f"  {system}: {res.summary()}")
+    return {"dataset": dataset, "system": system, "result": res.to_dict()}
+
+
+def merge_results(results: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Add a :func:`run_standalone` output to suite results (in place; returned)."""
+    entry = results["datasets"].setdefault(extra["dataset"], {"systems": {}})
+    entry["systems"][extra["system"]] = extra["result"]
+    return results
+
+
+def _dataset(
+    rag: Any, spec: DatasetSpec, log: Any, limit: int | None, skip: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    ds, rset, sample, splits = _report_sets(spec, limit)
+    collection = f"eval-{spec.name}"
+    log(f"{spec.name}: {len(ds.corpus)} passages -> collection {collection}")
+    ingest_corpus(rag, collection, ds.corpus)
+    systems = tuple(s for s in spec.systems if s not in skip)
+    entry: dict[str, Any] = {"format": spec.format, "path": str(spec.path), "split": spec.split}
+    if isinstance(ds, BeirDataset):
+        frozen = [{"id": q, "query": t} for q, t in rset.queries.items()]
+        _freeze(rag, collection, rset.name, frozen, "report", str(spec.path), "beir")
+    else:
+        for role in ("gate", "report"):
+            _freeze(rag, collection, f"{ds.name}/{role}", splits[role], role, str(spec.path), "qa")
         entry["answer_sample"] = len(sample)
         entry["split_sizes"] = {k: len(v) for k, v in splits.items()}
+    results = _retrieval(rag, collection, rset, systems, ds.corpus, log)
+    if sample and any(s.startswith("generator") for s in systems):
+        results.update(_answers(rag, collection, sample, ds.corpus, systems, log))
     entry["n_queries"] = len(rset)
     entry["systems"] = {k: v.to_dict() for k, v in results.items()}
     return entry
 
 
 def run_suite(
-    name: str, data_dir: Path, *, limit: int | None = None, log: Any = print
+    name: str,
+    data_dir: Path,
+    *,
+    limit: int | None = None,
+    log: Any = print,
+    skip: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Run every dataset of suite ``name`` against a RAG in ``data_dir``.
 
@@ -153,7 +210,7 @@ def run_suite(
                     f"suite {name!r} needs {spec.path}, which does not exist; set "
                     "RSI_RAG_EVAL_DATA to the folder holding the datasets"
                 )
-            out["datasets"][spec.name] = _dataset(rag, spec, log, limit)
+            out["datasets"][spec.name] = _dataset(rag, spec, log, limit, skip)
         out["versions"] = [v.to_dict() for v in rag.registry.list()]
     return out
 

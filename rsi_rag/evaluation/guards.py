@@ -231,7 +231,7 @@ def mean_pairwise_cosine(embeddings: Any) -> float:
     total = x.sum(axis=0)
     # sum over i != j of x_i . x_j = |sum x|^2 - sum |x_i|^2, without the n x n matrix.
     pair_sum = float(total @ total - (x * x).sum())
-    return pair_sum / (n * (n - 1))
+    return float(pair_sum / (n * (n - 1)))
 
 
 def synthetic_share(provenances: Iterable[Any]) -> float:

@@ -11,7 +11,7 @@ import collections
 import math
 import re
 import string
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from rsi_rag.errors import ValidationError
 
@@ -142,11 +142,11 @@ def normalize_answer(text: str) -> str:
     return " ".join(text.split())
 
 
-def _best(prediction: str, answers: Iterable[str], fn: object) -> float:
+def _best(prediction: str, answers: Iterable[str], fn: Callable[[str, str], float]) -> float:
     answers = [a for a in answers if isinstance(a, str)]
     if not answers:
         raise ValidationError("gold answers must hold at least one string")
-    return max(fn(prediction, a) for a in answers)  # type: ignore[operator]
+    return float(max(fn(prediction, a) for a in answers))
 
 
 def _f1(prediction: str, answer: str) -> float:
