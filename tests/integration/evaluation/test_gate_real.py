@@ -22,9 +22,9 @@ from rsi_rag.loop.gate import Gate, GatePolicy
 
 pytestmark = pytest.mark.integration
 
-JOBS = ["baker", "pilot", "nurse", "farmer", "lawyer", "painter", "plumber", "teacher", "chemist", "sailor"]
-CITIES = ["Paris", "Tokyo", "Lima", "Oslo", "Cairo", "Delhi", "Quito", "Sydney", "Dublin", "Nairobi"]
-FOODS = ["mango", "cheese", "rice", "honey", "olives", "bread", "lentils", "salmon", "figs", "noodles"]
+JOBS = "baker pilot nurse farmer lawyer painter plumber teacher chemist sailor".split()  # noqa: SIM905
+CITIES = "Paris Tokyo Lima Oslo Cairo Delhi Quito Sydney Dublin Nairobi".split()  # noqa: SIM905
+FOODS = "mango cheese rice honey olives bread lentils salmon figs noodles".split()  # noqa: SIM905
 SYLLABLES = ["ka", "lo", "mi", "ren", "su", "ta", "vo", "xi", "ne", "pa", "dor", "ul"]
 
 
