@@ -167,14 +167,17 @@ class RAG:
                         f"LoRA adapters need a transformers generator, not {type(gen).__name__}; "
                         "roll the collection's generator back to 'base'"
                     )
-                self._adapters = AdapterManager(gen, lambda v: self.registry.get(v).path)
+                self._adapters = AdapterManager.shared(gen)
             return self._adapters  # type: ignore[no-any-return]
 
     def generator_for(self, col: CollectionRef) -> Generator:
         """The collection's champion generator: the base model, or it plus an adapter."""
         if col.generator_version in ("base", ""):
             return self.generator
-        return self.adapters.generator(col.generator_version)  # type: ignore[no-any-return]
+        version = col.generator_version
+        return self.adapters.generator(  # type: ignore[no-any-return]
+            version, self.registry.get(version).path
+        )
 
     def embedder_for(self, version: str) -> Embedder:
         """The embedder of a retriever version (loaded from the registry on first use)."""

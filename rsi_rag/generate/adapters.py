@@ -15,13 +15,13 @@ import contextlib
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rsi_rag.errors import ModelError, ModelNotFoundError
 from rsi_rag.generate.base import Generator, Message
-from rsi_rag.generate.hf import HFGenerator
+from rsi_rag.generate.hf import HFGenerator, generation_lock
 
 __all__ = [
     "ADAPTER_META_FILE",
@@ -108,15 +108,28 @@ def check_adapter_folder(path: str | Path, fingerprint: str | None = None) -> di
 class AdapterManager:
     """Loads, serves, swaps and unloads LoRA adapters over one base generator.
 
+    Use :meth:`shared`: peft injects adapters into the model object itself, so every user
+    of one loaded base model must go through the same manager.
+
     Args:
         base: The serving base generator; its model object receives the adapters.
-        resolve: Maps an adapter version to its folder (e.g. through the registry) when
-            :meth:`generator` is asked for a version that is not loaded yet.
     """
 
-    def __init__(self, base: HFGenerator, resolve: Callable[[str], str] | None = None) -> None:
+    _SHARED: ClassVar[dict[int, AdapterManager]] = {}
+    _SHARED_LOCK = threading.Lock()
+
+    @classmethod
+    def shared(cls, base: HFGenerator) -> AdapterManager:
+        """The one manager of ``base``'s loaded model."""
+        model = base.model
+        with cls._SHARED_LOCK:
+            found = cls._SHARED.get(id(model))
+            if found is None or found.base.model is not model:
+                found = cls._SHARED[id(model)] = cls(base)
+            return found
+
+    def __init__(self, base: HFGenerator) -> None:
         self.base = base
-        self._resolve = resolve
         self._peft: Any = None
         self._names: dict[str, str] = {}
         self._in_use: dict[str, int] = {}
@@ -126,9 +139,9 @@ class AdapterManager:
 
     @property
     def lock(self) -> Any:
-        # The base generator's own lock: its plain generations and ours never overlap,
-        # so the adapter layers switched on for us are never seen by a base request.
-        return self.base._gen_lock
+        # The model's one generation lock: plain generations and ours never overlap, so
+        # the adapter layers switched on for us are never seen by a base request.
+        return generation_lock(self.base.model)
 
     def fingerprint(self) -> str:
         if self._fingerprint is None:
@@ -196,19 +209,19 @@ class AdapterManager:
             self._drop(name)
             self._rest()
 
-    def acquire(self, version: str) -> str:
-        """Pin a loaded version for one request; returns its adapter name."""
-        with self._state:
-            name = self._names.get(version)
-            if name is not None:
-                self._in_use[version] += 1
-                return name
-        if self._resolve is None:
-            raise ModelNotFoundError(
-                f"adapter {version!r} is not loaded; load it before serving it"
-            )
-        self.load(version, self._resolve(version))
-        return self.acquire(version)
+    def acquire(self, version: str, path: str | Path | None = None) -> str:
+        """Pin a version for one request (loading it from ``path`` if needed); its name."""
+        while True:
+            with self._state:
+                name = self._names.get(version)
+                if name is not None:
+                    self._in_use[version] += 1
+                    return name
+            if path is None:
+                raise ModelNotFoundError(
+                    f"adapter {version!r} is not loaded; load it before serving it"
+                )
+            self.load(version, path)
 
     def release(self, version: str) -> None:
         with self._state:
@@ -217,12 +230,12 @@ class AdapterManager:
         if retire:
             self.unload(version)
 
-    def generator(self, version: str) -> AdapterGenerator:
-        """A :class:`Generator` answering with ``version`` (loaded on first use)."""
+    def generator(self, version: str, path: str | Path | None = None) -> AdapterGenerator:
+        """A :class:`Generator` answering with ``version`` (loaded from ``path`` if needed)."""
         if version not in self._names:
-            self.acquire(version)
+            self.acquire(version, path)
             self.release(version)
-        return AdapterGenerator(self, version)
+        return AdapterGenerator(self, version, path)
 
     def activate(self, name: str) -> None:
         """Switch the base model to adapter ``name``; call only while holding :attr:`lock`."""
@@ -275,9 +288,12 @@ class AdapterManager:
 class AdapterGenerator(Generator):
     """The base model answering through one adapter; greedy like the base generator."""
 
-    def __init__(self, manager: AdapterManager, adapter_version: str) -> None:
+    def __init__(
+        self, manager: AdapterManager, adapter_version: str, path: str | Path | None = None
+    ) -> None:
         self.manager = manager
         self.adapter_version = adapter_version
+        self.path = path
 
     @property
     def version(self) -> str:
@@ -295,7 +311,7 @@ class AdapterGenerator(Generator):
         import torch
 
         mgr = self.manager
-        name = mgr.acquire(self.adapter_version)
+        name = mgr.acquire(self.adapter_version, self.path)
         try:
             input_ids = mgr.base.encode_chat(messages)
             with mgr.lock, torch.inference_mode():

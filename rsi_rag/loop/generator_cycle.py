@@ -109,7 +109,9 @@ def rollback_generator(rag: Any, collection: str, to: str | None = None) -> str:
 
 
 def _champion_generator(rag: Any, version: str) -> Any:
-    return rag.generator if version == BASE else rag.adapters.generator(version)
+    if version == BASE:
+        return rag.generator
+    return rag.adapters.generator(version, rag.registry.get(version).path)
 
 
 def _evaluate(rag: Any, version: str, evaluator: GeneratorEvaluator,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rsi_rag.errors import FrozenDataError, ValidationError
-from rsi_rag.generate.citations import content_words
+from rsi_rag.generate.citations import content_words, support
 from rsi_rag.generate.prompts import ABSTAIN_TEXT
 
 __all__ = [
@@ -219,12 +219,16 @@ class ExampleStore:
         return chosen, manifest
 
 
-def collect_user_examples(rag: Any, collection: str, tenant: str | None = None) -> list[GenExample]:
+def collect_user_examples(
+    rag: Any, collection: str, tenant: str | None = None, min_support: float = 0.6
+) -> list[GenExample]:
     """User corrections and approved answers of a collection, with their retrieved context.
 
     A correction becomes the target as written; an answer rated +1 without a correction is
     an approved answer. The context is the passages the serving path put in the prompt
-    (the first ``context_k`` retrieved chunks that still exist).
+    (the first ``context_k`` retrieved chunks that still exist). A target whose content
+    words the context does not support (share below ``min_support``) is left out: training
+    on it would teach the model to answer beyond its passages instead of abstaining.
     """
     from sqlalchemy import select
 
@@ -255,6 +259,8 @@ def collect_user_examples(rag: Any, collection: str, tenant: str | None = None) 
         elif rating == 1 and answer and not abstained:
             target, prov = answer.strip(), "user_approved"
         else:
+            continue
+        if support(target, " ".join(r.text for r in kept)) < min_support:
             continue
         out.append(
             GenExample(

@@ -169,6 +169,7 @@ def train_adapter(
     progress: bool = True,
     manifest: dict[str, Any] | None = None,
     on_step: Callable[[int, float], None] | None = None,
+    init_adapter: str | Path | None = None,
 ) -> TrainResult:
     """Train a LoRA adapter; the finished adapter is ``output_dir/adapter``.
 
@@ -181,9 +182,11 @@ def train_adapter(
         progress: Show a progress bar.
         manifest: Data manifest stored beside the adapter.
         on_step: Called with (step, loss) after every optimizer step.
+        init_adapter: Continue training this adapter (e.g. the champion's) instead of
+            starting a new one; its rank and targets then override ``config``'s.
     """
     import torch
-    from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+    from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
     from safetensors.torch import load_file
     from tqdm.auto import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer, get_linear_schedule_with_warmup
@@ -215,7 +218,13 @@ def train_adapter(
         target_modules=list(cfg.target_modules), task_type="CAUSAL_LM",
     )
     try:
-        model = get_peft_model(model, lora)
+        if init_adapter is not None:
+            from rsi_rag.generate.adapters import check_adapter_folder
+
+            check_adapter_folder(init_adapter, fingerprint)
+            model = PeftModel.from_pretrained(model, str(init_adapter), is_trainable=True)
+        else:
+            model = get_peft_model(model, lora)
     except ValueError as exc:
         raise ConfigError(
             f"target_modules {cfg.target_modules!r} do not fit the model: {exc}"

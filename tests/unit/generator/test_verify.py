@@ -13,7 +13,10 @@ from rsi_rag.generate.verify import Verifier, VerifyConfig, rewrite_query, score
 from rsi_rag.testing import FakeGenerator
 from rsi_rag.types import Hit, SourceDocument
 
-CTX = [Hit(1, 1, "a", 0.9, "The incubation period is 5.2 days."), Hit(2, 2, "b", 0.5, "Masks help.")]
+CTX = [
+    Hit(1, 1, "a", 0.9, "The incubation period is 5.2 days."),
+    Hit(2, 2, "b", 0.5, "Masks help."),
+]
 
 
 def test_scores_reward_grounded_answers_with_valid_citations() -> None:

@@ -1,0 +1,309 @@
+"""Generator self-improvement on COVID-QA: base figures, one gated adapter cycle, abstention,
+verification on/off, and the collapse demonstration (replace against accumulate regimes).
+
+Usage::
+
+    python -m evals.bench_generator_loop covid --sample 100 --out runs/gen/covid.json
+    python -m evals.bench_generator_loop collapse --cycles 3 --out runs/gen/collapse.json
+
+Articles are split by ``doc_id``: train-side articles give user corrections (their questions
+and gold answers, logged against real retrievals), eval-side articles give the frozen report
+set and a disjoint gate set. Every figure printed is measured in the run that prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "covidqa"
+
+
+def load(root: Path = DATA) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    corpus = {}
+    for line in (root / "corpus.jsonl").open():
+        row = json.loads(line)
+        corpus[row["_id"]] = row
+    questions = [json.loads(line) for line in (root / "questions.jsonl").open()]
+    return corpus, [q for q in questions if q["answers"] and q["gold_pids"]]
+
+
+def split(questions: list[dict[str, Any]], seed: int = 0) -> tuple[list[Any], list[Any], set[str]]:
+    docs = sorted({q["doc_id"] for q in questions})
+    random.Random(seed).shuffle(docs)
+    train_docs = set(docs[: len(docs) // 2])
+    train = [q for q in questions if q["doc_id"] in train_docs]
+    evals = [q for q in questions if q["doc_id"] not in train_docs]
+    return train, evals, train_docs
+
+
+def gold_item(q: dict[str, Any], corpus: dict[str, Any]) -> Any:
+    from rsi_rag.loop.generator_eval import QAItem
+
+    ctx = tuple(corpus[p]["text"] for p in q["gold_pids"][:1])
+    return QAItem(f"q{q['id']}", q["question"], ctx, tuple(q["answers"]))
+
+
+def open_rag(data_dir: Path, corpus: dict[str, Any]) -> Any:
+    from rsi_rag import RAG
+    from rsi_rag.config import RAGConfig
+    from rsi_rag.types import SourceDocument
+
+    cfg = RAGConfig(max_new_tokens=48, chunk_size=512, chunk_overlap=0, context_k=3)
+    rag = RAG(data_dir, cfg)
+    if not any(c.name == "covid" for c in rag.collections()):
+        docs = (SourceDocument(pid, row["text"]) for pid, row in corpus.items())
+        rag.ingest_documents(docs, "covid", total=len(corpus), progress=True)
+    return rag
+
+
+def retrieved_item(rag: Any, q: dict[str, Any], k: int = 10) -> tuple[Any, float, float]:
+    """The item with the top-3 retrieved passages as context, and hit@3, hit@10."""
+    from rsi_rag.loop.generator_eval import QAItem
+
+    hits = rag.retrieve(q["question"], "covid", k)
+    gold = set(q["gold_pids"])
+    sources = [h.source for h in hits]
+    ctx = tuple(h.text for h in hits[:3])
+    item = QAItem(f"q{q['id']}", q["question"], ctx, tuple(q["answers"]))
+    return item, float(bool(gold & set(sources[:3]))), float(bool(gold & set(sources[:10])))
+
+
+def paired(before: Any, after: Any, metric: str) -> dict[str, float]:
+    from rsi_rag.loop.gate import paired_bootstrap_ci
+
+    a, b = before.scores(metric), after.scores(metric)
+    diffs = [b[q] - a[q] for q in sorted(a)]
+    low, high, _ = paired_bootstrap_ci(diffs, seed=0)
+    return {"before": before.mean(metric), "after": after.mean(metric),
+            "diff": sum(diffs) / len(diffs), "ci_low": low, "ci_high": high}
+
+
+def _dump(out: dict[str, Any], path: str) -> None:
+    out["peak_rss_mb"] = rss_mb()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(out, indent=2, default=str))
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def covid(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
+    from rsi_rag.loop.generator_cycle import promote_generator, run_generator_cycle
+    from rsi_rag.loop.generator_data import abstention_example, synthetic_examples
+    from rsi_rag.loop.generator_eval import GeneratorEvaluator
+    from rsi_rag.loop.train_generator import LoRATrainingConfig
+
+    torch.set_num_threads(args.threads)
+    out: dict[str, Any] = {"args": vars(args)}
+    corpus, questions = load()
+    train_q, eval_q, _ = split(questions)
+    rng = random.Random(0)
+    rng.shuffle(eval_q)
+    report_q, gate_q = eval_q[: args.sample], eval_q[args.sample : args.sample + args.gate]
+    rag = open_rag(Path(args.data_dir), corpus)
+    col = rag.collection("covid")
+    t0 = time.perf_counter()
+    ret = [retrieved_item(rag, q) for q in report_q[: args.retrieved_sample]]
+    out["retrieval"] = {"hit@3": sum(r[1] for r in ret) / len(ret),
+                        "hit@10": sum(r[2] for r in ret) / len(ret), "n": len(ret)}
+    print("retrieval", out["retrieval"], flush=True)
+    _dump(out, args.out)
+    gold_eval = GeneratorEvaluator([gold_item(q, corpus) for q in report_q], args.max_new_tokens)
+    ret_eval = GeneratorEvaluator([r[0] for r in ret], args.max_new_tokens)
+    base_gold = gold_eval.evaluate(rag.generator, model_version="base")
+    print("base gold-context", base_gold.summary(), flush=True)
+    _dump(out, args.out)
+    base_ret = ret_eval.evaluate(rag.generator, model_version="base")
+    print("base retrieved-context", base_ret.summary(), flush=True)
+    _dump(out, args.out)
+    out["base"] = {"gold": base_gold.summary(), "retrieved": base_ret.summary(),
+                   "seconds": time.perf_counter() - t0}
+
+    # User corrections: real retrievals logged as interactions, the gold answer as the
+    # correction (generation skipped here only for cost: the example holds the same context).
+    rng.shuffle(train_q)
+    users = train_q[: args.users]
+    for q in users:
+        hits = rag.retrieve(q["question"], "covid", 10)
+        iid = rag.catalog.log_interaction(
+            col, kind="ask", query=q["question"], retrieved_chunk_ids=[h.chunk_id for h in hits],
+            retrieved_scores=[h.score for h in hits], answer="", abstained=False,
+            model_versions={}, latency_ms=0.0)
+        rag.feedback(iid, rating=-1, correction=q["answers"][0])
+    extra = []
+    for q in train_q[args.users : args.users + args.abstain]:
+        hits = rag.retrieve(q["question"], "covid", 10)
+        ctx = [h.text for h in hits if h.source not in q["gold_pids"]
+               and not any(a.lower() in h.text.lower() for a in q["answers"])][:3]
+        if ctx:
+            extra.append(abstention_example(q["question"], ctx, q["answers"], source=f"q{q['id']}"))
+    synth_src = train_q[args.users + args.abstain : args.users + args.abstain + args.synthetic]
+    by_pid = {h: i for i, h in enumerate(corpus)}
+    synth, rejected = synthetic_examples(
+        rag.generator,
+        [(q["question"], corpus[q["gold_pids"][0]]["text"], by_pid[q["gold_pids"][0]], 0)
+         for q in synth_src], max_new_tokens=args.max_new_tokens)
+    extra.extend(synth)
+    out["data"] = {"user_corrections_logged": len(users), "abstention": len([e for e in extra
+                   if e.provenance == "abstention"]), "synthetic_kept": len(synth),
+                   "synthetic_rejected": rejected}
+    print("data", out["data"], flush=True)
+    _dump(out, args.out)
+    heldout = [row["text"] for pid, row in corpus.items()
+               if row.get("doc_id") not in {q["doc_id"] for q in train_q}][: args.heldout]
+    cfg = LoRATrainingConfig(rank=16, alpha=32, learning_rate=args.lr, max_steps=args.steps,
+                             batch_size=2, grad_accum=args.accum, max_length=args.max_length,
+                             target_modules=("q_proj", "k_proj", "v_proj", "o_proj",
+                                             "gate_proj", "up_proj", "down_proj"), save_every=10)
+    t1 = time.perf_counter()
+    report = run_generator_cycle(
+        rag, "covid", gate_items=[gold_item(q, corpus) for q in gate_q], heldout_texts=heldout,
+        cycle=1, extra_examples=extra, train_config=cfg,
+        frozen_questions=[q["question"] for q in report_q], progress=True)
+    out["cycle"] = {**report.__dict__, "wall_seconds": time.perf_counter() - t1}
+    print("cycle", json.dumps({k: out["cycle"][k] for k in ("version", "promoted", "train",
+                                                            "manifest", "guards")}), flush=True)
+    _dump(out, args.out)
+    print("decision", report.decision["reasons"], flush=True)
+    _dump(out, args.out)
+    if not report.promoted:  # report the challenger's figures even when the gate refused it
+        rag.adapters.load(report.version, rag.registry.get(report.version).path)
+    gen = rag.adapters.generator(report.version)
+    ad_gold = gold_eval.evaluate(gen, model_version=report.version)
+    ad_ret = ret_eval.evaluate(gen, model_version=report.version)
+    out["adapter"] = {"gold": ad_gold.summary(), "retrieved": ad_ret.summary()}
+    out["paired"] = {
+        "gold_f1": paired(base_gold, ad_gold, "answer_f1"),
+        "gold_em": paired(base_gold, ad_gold, "exact_match"),
+        "retrieved_f1": paired(base_ret, ad_ret, "answer_f1"),
+        "retrieved_em": paired(base_ret, ad_ret, "exact_match"),
+    }
+    print("paired", json.dumps(out["paired"], indent=1), flush=True)
+    _dump(out, args.out)
+    if report.promoted:
+        promote_generator(rag, "covid", report.version)
+    out["abstention"] = abstention(rag, report_q[: args.abstain_eval], corpus, gen,
+                                   args.max_new_tokens)
+    print("abstention", out["abstention"], flush=True)
+    _dump(out, args.out)
+    out["verify"] = verification(rag, [r[0] for r in ret[: args.verify_n]], gen,
+                                 args.max_new_tokens)
+    print("verify", out["verify"], flush=True)
+    _dump(out, args.out)
+    out["peak_rss_mb"] = rss_mb()
+    return out
+
+
+def abstention(rag: Any, qs: list[Any], corpus: dict[str, Any], gen: Any, mnt: int) -> dict:
+    """Answerable (top-3 retrieved) vs unanswerable (gold chunk removed from the context)."""
+    from rsi_rag.generate.citations import is_abstention
+    from rsi_rag.generate.prompts import build_messages
+
+    res: dict[str, Any] = {}
+    for name, g in (("base", rag.generator), ("adapter", gen)):
+        unans = ans = n_un = n_an = 0
+        for q in qs:
+            hits = rag.retrieve(q["question"], "covid", 10)
+            gold = set(q["gold_pids"])
+            with_gold = [h for h in hits[:3]]
+            without = [h for h in hits if h.source not in gold
+                       and not any(a.lower() in h.text.lower() for a in q["answers"])][:3]
+            if gold & {h.source for h in with_gold}:
+                n_an += 1
+                ans += is_abstention(g.generate(build_messages(q["question"], with_gold), mnt))
+            if without:
+                n_un += 1
+                unans += is_abstention(g.generate(build_messages(q["question"], without), mnt))
+        res[name] = {"abstain_when_unanswerable": unans / max(n_un, 1), "n_unanswerable": n_un,
+                     "abstain_when_answerable": ans / max(n_an, 1), "n_answerable": n_an}
+    return res
+
+
+def verification(rag: Any, items: list[Any], gen: Any, mnt: int) -> dict[str, Any]:
+    from rsi_rag.evaluation.metrics import groundedness, token_f1
+    from rsi_rag.generate.citations import is_abstention
+    from rsi_rag.generate.prompts import ABSTAIN_TEXT, build_messages
+    from rsi_rag.generate.verify import Verifier, VerifyConfig
+    from rsi_rag.loop.generator_eval import strip_markers
+
+    out: dict[str, Any] = {}
+    ver = Verifier(VerifyConfig(candidates=4))
+    for mode in ("off", "on"):
+        f1 = gr = ab = 0.0
+        t = time.perf_counter()
+        for it in items:
+            if mode == "off":
+                text = gen.generate(build_messages(it.question, it.hits()), mnt)
+            else:
+                text = ver.choose(it.question, it.hits(), gen, mnt)
+            if is_abstention(text) or text == ABSTAIN_TEXT:
+                ab += 1
+                continue
+            f1 += token_f1(strip_markers(text), it.answers)
+            gr += groundedness(strip_markers(text), it.contexts)
+        n = len(items)
+        out[mode] = {"answer_f1": f1 / n, "groundedness_of_answered": gr / max(n - ab, 1),
+                     "abstained": ab / n, "seconds_per_query": (time.perf_counter() - t) / n}
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("covid")
+    c.add_argument("--sample", type=int, default=100)
+    c.add_argument("--retrieved-sample", type=int, default=100)
+    c.add_argument("--gate", type=int, default=40)
+    c.add_argument("--users", type=int, default=200)
+    c.add_argument("--abstain", type=int, default=40)
+    c.add_argument("--synthetic", type=int, default=20)
+    c.add_argument("--heldout", type=int, default=20)
+    c.add_argument("--steps", type=int, default=40)
+    c.add_argument("--accum", type=int, default=4)
+    c.add_argument("--lr", type=float, default=5e-4)
+    c.add_argument("--max-length", type=int, default=768)
+    c.add_argument("--max-new-tokens", type=int, default=48)
+    c.add_argument("--abstain-eval", type=int, default=30)
+    c.add_argument("--verify-n", type=int, default=20)
+    c.add_argument("--threads", type=int, default=2)
+    c.add_argument("--data-dir", default="runs/gen/covid-data")
+    c.add_argument("--out", default="runs/gen/covid.json")
+    k = sub.add_parser("collapse")
+    k.add_argument("--cycles", type=int, default=3)
+    k.add_argument("--train-questions", type=int, default=24)
+    k.add_argument("--gate", type=int, default=16)
+    k.add_argument("--steps", type=int, default=12)
+    k.add_argument("--threads", type=int, default=2)
+    k.add_argument("--max-new-tokens", type=int, default=24)
+    k.add_argument("--work-dir", default="runs/gen/collapse")
+    k.add_argument("--out", default="runs/gen/collapse.json")
+    args = p.parse_args()
+    started = time.perf_counter()
+    if args.cmd == "covid":
+        result = covid(args)
+    else:
+        import torch
+
+        from evals.generator_collapse import collapse_demo
+
+        torch.set_num_threads(args.threads)
+        corpus, questions = load()
+        train_q, eval_q, _ = split(questions)
+        result = collapse_demo(corpus, train_q, eval_q, args)
+    result["wall_seconds"] = time.perf_counter() - started
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2, default=str))
+    print(f"wrote {args.out} ({result['wall_seconds']:.0f} s, peak RSS {rss_mb():.0f} MiB)")
+
+
+if __name__ == "__main__":
+    main()
