@@ -7,7 +7,7 @@ from typing import Any
 
 from rsi_rag.cli.common import console, emit_json
 
-__all__ = ["DEMO_QUESTIONS", "run_demo"]
+__all__ = ["DEMO_QUESTIONS", "demo_files", "run_demo"]
 
 DEMO_QUESTIONS = (
     "What must a challenger model beat before it is promoted?",
@@ -17,12 +17,20 @@ DEMO_QUESTIONS = (
 )
 
 
+def demo_files(docs: Path) -> list[Path]:
+    """The corpus files under ``docs`` (the example scripts in ``docs/examples`` are not)."""
+    from rsi_rag.config import RAGConfig
+
+    suffixes = RAGConfig().supported_suffixes
+    return [f for f in sorted(docs.rglob("*")) if f.is_file() and f.suffix.lower() in suffixes]
+
+
 def run_demo(rag: Any, docs: Path, json_out: bool) -> None:
     if not docs.is_dir():
         from rsi_rag.errors import ValidationError
 
         raise ValidationError(f"demo corpus folder {docs} does not exist; pass --docs DIR")
-    report = rag.ingest(docs, "demo", progress=not json_out)
+    report = rag.ingest(demo_files(docs), "demo", progress=not json_out)
     results = []
     if not json_out:
         console.print(

@@ -15,6 +15,7 @@ from rsi_rag.errors import ModelError, ModelNotFoundError
 pytestmark = pytest.mark.integration
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
+CORPUS = [str(p) for p in sorted(DOCS.glob("*.md"))]
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def real_rag(
         embedder=real_embedder,  # type: ignore[arg-type]
         generator=real_generator,  # type: ignore[arg-type]
     )
-    report = rag.ingest(DOCS, "handbook")
+    report = rag.ingest(CORPUS, "handbook")
     assert not report.failed and len(report.added) >= 5
     yield rag
     rag.close()
@@ -90,7 +91,7 @@ def test_cli_end_to_end(tmp_path: Path, real_embedder: object, real_generator: o
     (tmp_path / "bad.pdf").write_bytes(b"not a pdf")
     res = runner.invoke(
         app,
-        ["ingest", str(DOCS), str(tmp_path / "bad.pdf"), "-c", "h", "--data-dir", data, "--json"],
+        ["ingest", *CORPUS, str(tmp_path / "bad.pdf"), "-c", "h", "--data-dir", data, "--json"],
     )
     assert res.exit_code == 0, res.output
     report = json.loads(res.stdout)
