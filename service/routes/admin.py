@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from litestar import Controller, delete, get, post
 
@@ -15,7 +15,7 @@ __all__ = ["AdminController"]
 
 class AdminController(Controller):
     path = "/v1"
-    tags: ClassVar[list[str]] = ["admin"]
+    tags = ("admin",)
 
     @get("/tenants", sync_to_thread=True)
     def list_tenants(self, principal: Principal, service: ServiceState) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any
 
 from litestar import Controller, delete, get, post
 from litestar.datastructures import UploadFile
@@ -42,7 +42,7 @@ def _job(info: JobInfo) -> dict[str, Any]:
 
 class CollectionController(Controller):
     path = "/v1/collections"
-    tags: ClassVar[list[str]] = ["collections"]
+    tags = ("collections",)
 
     @get("/", sync_to_thread=True)
     def list_collections(self, principal: Principal, service: ServiceState) -> dict[str, Any]:
@@ -182,7 +182,7 @@ class CollectionController(Controller):
 
 class JobController(Controller):
     path = "/v1/jobs"
-    tags: ClassVar[list[str]] = ["jobs"]
+    tags = ("jobs",)
 
     @get("/{job_id:int}", sync_to_thread=True)
     def get_job(

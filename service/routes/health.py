@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from litestar import Controller, Response, get
 from sqlalchemy import text
@@ -13,7 +13,7 @@ __all__ = ["HealthController"]
 
 
 class HealthController(Controller):
-    tags: ClassVar[list[str]] = ["health"]
+    tags = ("health",)
 
     @get("/healthz", sync_to_thread=False)
     def healthz(self) -> dict[str, str]:

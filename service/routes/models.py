@@ -7,7 +7,7 @@ Promotion, rollback and improvement cycles are job kinds the learning loop regis
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from litestar import Controller, get, post
 from litestar.exceptions import HTTPException
@@ -65,7 +65,7 @@ def _find_version(
 
 class ModelController(Controller):
     path = "/v1/collections/{collection:str}"
-    tags: ClassVar[list[str]] = ["models"]
+    tags = ("models",)
 
     @get("/models", sync_to_thread=True)
     def list_models(

@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 from litestar import Controller, get, post
 from litestar.response import Stream
@@ -98,7 +98,7 @@ def _chat_stream(stream: AnswerStream, model: str) -> Iterator[str]:
 
 class OpenAIController(Controller):
     path = "/v1"
-    tags: ClassVar[list[str]] = ["openai"]
+    tags = ("openai",)
 
     @post("/chat/completions", sync_to_thread=True, status_code=200, response_model=None)
     def chat_completions(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 from litestar import Controller, post
 from litestar.response import Stream
@@ -43,7 +43,7 @@ def _stream_events(stream: AnswerStream) -> Iterator[str]:
 
 class QueryController(Controller):
     path = "/v1/collections/{collection:str}"
-    tags: ClassVar[list[str]] = ["query"]
+    tags = ("query",)
 
     @post("/retrieve", sync_to_thread=True, status_code=200)
     def retrieve(
@@ -104,7 +104,7 @@ class QueryController(Controller):
 
 class FeedbackController(Controller):
     path = "/v1/feedback"
-    tags: ClassVar[list[str]] = ["feedback"]
+    tags = ("feedback",)
 
     @post("/", sync_to_thread=True, status_code=201)
     def feedback(

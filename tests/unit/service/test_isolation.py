@@ -209,6 +209,9 @@ def _attempts(t: Tenants, g: dict[str, Any]) -> None:
     call("DELETE", "/v1/keys/{key_id}", f"/v1/keys/{g['key']}", nf)
     call("GET", "/v1/collections", "/v1/collections", {403}, headers={"X-RSI-Tenant": "globex"})
 
+    if any(getattr(r, "path", "").startswith("/v1/sources") for r in t.app.routes):
+        _source_attempts(t, call)
+
     # globex's data is intact
     assert [d.source for d in t.service.rag.documents("handbook", tenant="globex")] == ["plan.md"]
     assert not t.service.keys.list("globex")[0].revoked
@@ -220,3 +223,33 @@ def _attempts(t: Tenants, g: dict[str, Any]) -> None:
         if m not in ("HEAD", "OPTIONS") and r.path.startswith("/v1")
     }
     assert len(routes) >= 30 and routes - covered == set(), sorted(routes - covered)
+
+
+def _source_attempts(t: Tenants, call: Any) -> None:
+    """The connectors package's /v1/sources routes, when it is installed."""
+    import tempfile
+
+    from connectors.sync import SyncRunner
+
+    root = tempfile.mkdtemp()
+    SyncRunner(t.service.rag, tenant="globex").add_source(
+        "gsrc", "filesystem", "handbook", {"root": root}
+    )
+    r = call("GET", "/v1/sources", "/v1/sources", {200})
+    assert "gsrc" not in r.text
+    call("DELETE", "/v1/sources/{name}", "/v1/sources/gsrc", {404})
+    call("POST", "/v1/sources/{name}/sync", "/v1/sources/gsrc/sync", {404})
+    call("GET", "/v1/sources/{name}/syncs", "/v1/sources/gsrc/syncs", {404})
+    call(
+        "POST",
+        "/v1/sources",
+        "/v1/sources",
+        {201},
+        json={
+            "name": "mine",
+            "type": "filesystem",
+            "collection": "handbook",
+            "options": {"root": root},
+        },
+    )
+    assert [s.name for s in SyncRunner(t.service.rag, tenant="globex").sources()] == ["gsrc"]
