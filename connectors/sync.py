@@ -25,6 +25,7 @@ from connectors.store import ItemState, SourceInfo, SourceStore
 from rsi_rag.errors import (
     FileTooLargeError,
     RsiRagError,
+    UnknownCollectionError,
     UnknownDocumentError,
     ValidationError,
 )
@@ -49,6 +50,7 @@ class SyncRunner:
         batch_size: Items ingested (and their state recorded) per batch.
         stale_after_s: A sync still marked running after this long is taken as abandoned.
         fetch_workers: Items fetched at the same time (connectors are thread-safe).
+        tenant: The tenant whose sources these are (default: the RAG's tenant).
     """
 
     def __init__(
@@ -61,6 +63,7 @@ class SyncRunner:
         batch_size: int = 256,
         stale_after_s: float = 3600.0,
         fetch_workers: int = 8,
+        tenant: str | None = None,
     ) -> None:
         if retries < 1 or backoff_s < 0 or batch_size < 1:
             raise ValidationError(
@@ -68,6 +71,7 @@ class SyncRunner:
                 f"backoff_s ({backoff_s}) >= 0"
             )
         self.rag = rag
+        self.tenant = tenant or rag.tenant
         self.store = SourceStore(rag.catalog.engine)
         self.retries = retries
         self.backoff_s = backoff_s
@@ -102,30 +106,52 @@ class SyncRunner:
             )
         opts = parse_options(type_name, options or {})
         stored = opts.model_dump(mode="json", exclude_defaults=True)
-        return self.store.add(self.rag.tenant, name, type_name, collection, stored, interval_s)
+        return self.store.add(self.tenant, name, type_name, collection, stored, interval_s)
 
     def sources(self) -> list[SourceInfo]:
-        return self.store.list_sources(self.rag.tenant)
+        return self.store.list_sources(self.tenant)
 
     def source(self, name: str) -> SourceInfo:
-        return self.store.get(self.rag.tenant, name)
+        return self.store.get(self.tenant, name)
 
     def remove_source(self, name: str, *, delete_documents: bool = True) -> int:
         """Forget a source; by default also delete the documents it brought in."""
-        info = self.store.get(self.rag.tenant, name)
-        docs = self.store.remove(self.rag.tenant, name)
-        removed = 0
-        if delete_documents:
-            for doc in docs:
-                removed += self._delete(info.collection, doc)
-        return removed
+        info = self.store.get(self.tenant, name)
+        docs = self.store.remove(self.tenant, name)
+        return self._delete(info.collection, docs) if delete_documents else 0
 
-    def _delete(self, collection: str, document_source: str) -> int:
-        try:
-            self.rag.delete_document(collection, source=document_source)
-        except UnknownDocumentError:
+    def _delete(self, collection: str, document_sources: Sequence[str]) -> int:
+        """Delete documents by source; returns how many existed.
+
+        Does what :meth:`RAG.delete_document` does for one document, for many at once, so
+        the index file is written once rather than once per document (the index is
+        repaired against the catalog on open should the process die in between).
+        """
+        import numpy as np
+
+        if not document_sources:
             return 0
-        return 1
+        try:
+            col = self.rag.collection(collection, self.tenant)
+        except UnknownCollectionError:
+            return 0
+        removed: list[int] = []
+        deleted = 0
+        for source in document_sources:
+            try:
+                _, chunk_ids = self.rag.catalog.delete_document(col, source=source)
+            except UnknownDocumentError:
+                continue
+            removed.extend(chunk_ids)
+            deleted += 1
+        version = col.retriever_version
+        index = self.rag.indexes.get(col, version, self.rag.embedder_for(version))
+        with self.rag.indexes.lock(col.id, version):
+            index.remove(np.asarray(removed, dtype=np.int64))
+            index.save()
+            revision = self.rag.catalog.collection_by_id(col.id).revision
+            self.rag.indexes.mark_current(col.id, version, index, revision)
+        return deleted
 
     # -- syncing -------------------------------------------------------------------------
 
@@ -141,7 +167,7 @@ class SyncRunner:
             ConflictError: another sync of this source is running.
         """
         started = time.perf_counter()
-        info = self.store.get(self.rag.tenant, name)
+        info = self.store.get(self.tenant, name)
         sync_id = self.store.begin_sync(info.id, self.stale_after_s)
         tally = Tally()
         listing: Listing | None = None
@@ -236,11 +262,10 @@ class SyncRunner:
         if not listing.complete:
             # Items an incremental listing left out are unchanged too.
             tally.unchanged += len(set(known) - {it.id for it in listing.items} - gone)
-        for item_id in sorted(gone):
-            t0 = time.perf_counter()
-            self._delete(info.collection, known[item_id].document_source)
-            tally.timings["delete"] += time.perf_counter() - t0
-            tally.deleted.append(item_id)
+        t0 = time.perf_counter()
+        self._delete(info.collection, [known[i].document_source for i in sorted(gone)])
+        tally.timings["delete"] += time.perf_counter() - t0
+        tally.deleted.extend(sorted(gone))
         self.store.drop_states(info.id, gone)
 
     def _ingest_batch(
@@ -271,7 +296,7 @@ class SyncRunner:
         if not docs:
             return
         t0 = time.perf_counter()
-        result = self.rag.ingest_documents(iter(docs), info.collection)
+        result = self.rag.ingest_documents(iter(docs), info.collection, tenant=self.tenant)
         tally.timings["ingest"] += time.perf_counter() - t0
         states: dict[str, ItemState] = {}
         for bucket, names in (

@@ -120,4 +120,14 @@ def create_app(settings: ServiceSettings | None = None, *, rag: RAG | None = Non
         debug=False,
     )
     app.state.service = service
+    _install_connectors(app)
     return app
+
+
+def _install_connectors(app: Litestar) -> None:
+    # The connectors package adds /v1/sources and its sync job kind when it is installed.
+    try:
+        from connectors.service import install
+    except ImportError:
+        return
+    install(app)

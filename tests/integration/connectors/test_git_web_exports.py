@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 import connectors
-from rsi_rag.errors import SourceUnavailableError
 from connectors.testing import HttpServer
+from rsi_rag.errors import SourceUnavailableError
 
 pytestmark = pytest.mark.integration
 

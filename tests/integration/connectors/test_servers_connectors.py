@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 import connectors
+from connectors.testing import PG_PASSWORD, S3_SECRET, PostgresServer, S3Server
 from rsi_rag import RAG
 from rsi_rag.errors import ConfigError, SourceAuthError, SourceUnavailableError
 from rsi_rag.testing import FakeEmbedder
-from connectors.testing import PG_PASSWORD, S3_SECRET, PostgresServer, S3Server
 
 pytestmark = pytest.mark.integration
 
