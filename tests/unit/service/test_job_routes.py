@@ -87,3 +87,38 @@ def test_upload_job_reports_bad_files(service_app: Tenants) -> None:
     assert docs[0].acl == ("team-a",)
     # the upload folder is removed once ingested
     assert not any((t.service.rag.data_dir / "uploads").iterdir())
+
+
+def test_end_user_principals_filter_retrieval(service_app: Tenants) -> None:
+    t = service_app
+    docs = {
+        "documents": [
+            {"source_id": "pay.md", "text": "Salaries are reviewed in March.", "acl": ["hr"]},
+            {"source_id": "all.md", "text": "Salaries are paid monthly.", "acl": []},
+        ]
+    }
+    r = t.client.post("/v1/collections/acl/documents/text", json=docs, headers=t.h("acme-write"))
+    assert t.service.worker.wait(r.json()["id"], 10).status == "succeeded"
+
+    def sources(headers: dict[str, str], body: dict[str, object]) -> list[str]:
+        resp = t.client.post(
+            "/v1/collections/acl/retrieve",
+            json={"query": "salaries reviewed", **body},
+            headers={**t.h("acme-read"), **headers},
+        )
+        return sorted(h["source"] for h in resp.json()["hits"])
+
+    assert sources({"X-RSI-Principals": "staff"}, {}) == ["all.md"]
+    assert sources({"X-RSI-Principals": "staff, hr"}, {}) == ["all.md", "pay.md"]
+    assert sources({}, {"principals": ["bob"]}) == ["all.md"]
+    assert sources({}, {}) == ["all.md", "pay.md"]  # no end user named: the key's full view
+    chat = t.client.post(
+        "/v1/chat/completions",
+        json={
+            "model": "acl",
+            "user": "bob",
+            "messages": [{"role": "user", "content": "salaries reviewed"}],
+        },
+        headers=t.h("acme-read"),
+    ).json()
+    assert [h["source"] for h in chat["rsi_rag"]["hits"]] == ["all.md"]
