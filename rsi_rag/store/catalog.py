@@ -319,10 +319,10 @@ class Catalog:
                     s.flush()
                     existing_rows[doc.source_id] = existing
                 else:
-                    removed = list(
-                        s.scalars(select(Chunk.id).where(Chunk.document_id == existing.id))
-                    )
-                    s.execute(delete(Chunk).where(Chunk.document_id == existing.id))
+                    # collection_id first: the (collection_id, document_id) index applies.
+                    mine = (Chunk.collection_id == col.id, Chunk.document_id == existing.id)
+                    removed = list(s.scalars(select(Chunk.id).where(*mine)))
+                    s.execute(delete(Chunk).where(*mine))
                     existing.version = existing.version + 1
                     existing.content_hash = content_hash
                     existing.source_version = doc.version
@@ -387,8 +387,9 @@ class Catalog:
                     f"no document with {what} in collection {col.name!r}; "
                     "list documents to find the right one"
                 )
-            removed = tuple(s.scalars(select(Chunk.id).where(Chunk.document_id == d.id)))
-            s.execute(delete(Chunk).where(Chunk.document_id == d.id))
+            mine = (Chunk.collection_id == col.id, Chunk.document_id == d.id)
+            removed = tuple(s.scalars(select(Chunk.id).where(*mine)))
+            s.execute(delete(Chunk).where(*mine))
             d.deleted = True
             d.deleted_at = utcnow()
             s.execute(
