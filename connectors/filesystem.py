@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import quote_from_bytes
 
 from connectors.base import (
     ACL_SUFFIX,
@@ -69,41 +70,49 @@ class FilesystemConnector(Connector):
         suffixes = {
             s.lower() if s.startswith(".") else f".{s.lower()}" for s in self.options.suffixes
         }
-        default_acl = tuple(self.options.acl)
         items: list[Item] = []
-        folder_acl: dict[str, tuple[str, ...]] = {}
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            here = Path(dirpath)
-            parent = str(here.parent) if here != root else None
-            inherited = folder_acl.get(parent, default_acl) if parent else default_acl
-            names = set(filenames)
-            acl_here = _read_acl(here / ACL_SUFFIX) if ACL_SUFFIX in names else inherited
-            folder_acl[dirpath] = acl_here
-            for name in sorted(filenames):
-                if name.startswith(".") or Path(name).suffix.lower() not in suffixes:
+        # os.scandir and plain strings: a listing stats every file, so it must stay cheap
+        # for shares of hundreds of thousands of files.
+        stack = [(str(root), tuple(self.options.acl))]
+        prefix = len(str(root)) + 1
+        while stack:
+            folder, inherited = stack.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue  # unreadable or removed while listing; the next sync sees it
+            names = {e.name for e in entries}
+            here = _read_acl(Path(folder, ACL_SUFFIX)) if ACL_SUFFIX in names else inherited
+            for entry in entries:
+                name = entry.name
+                if name.startswith("."):
                     continue
-                path = here / name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, here))
+                    continue
+                ext = os.path.splitext(name)[1].lower()
+                if ext not in suffixes:
+                    continue
                 try:
-                    st = path.stat()
+                    st = entry.stat()
                 except OSError:
-                    continue  # removed while listing; the next sync sees it gone
+                    continue
                 sidecar = name + ACL_SUFFIX
-                acl = _read_acl(here / sidecar) if sidecar in names else acl_here
                 items.append(
                     Item(
-                        id=path.as_uri(),
+                        id="file://" + quote_from_bytes(os.fsencode(entry.path)),
                         version=f"{st.st_mtime_ns}:{st.st_size}",
-                        name=str(path),
+                        name=entry.path,
                         size=st.st_size,
-                        acl=acl,
+                        acl=_read_acl(Path(folder, sidecar)) if sidecar in names else here,
                         metadata={
                             "file_name": name,
-                            "file_type": path.suffix.lower().lstrip("."),
-                            "path": str(path.relative_to(root)),
+                            "file_type": ext.lstrip("."),
+                            "path": entry.path[prefix:],
                         },
                     )
                 )
+        items.sort(key=lambda it: it.name)
         return Listing(items, cursor=None, complete=True)
 
     def _fetch(self, item: Item) -> Fetched:
