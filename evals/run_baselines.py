@@ -1,0 +1,88 @@
+"""Baselines on the real sets, each system in its own process, merged into one report.
+
+Run: ``python -m evals.run_baselines [--data-dir runs/eval]``. Retrieval through the
+project's collections (BM25, MiniLM dense, hybrid) and the generator with retrieved context
+run inside the suites; the plain llama-index pipeline and the generator with gold context
+need no collection and run beside them. Writes ``baselines.json`` and ``baselines.html``
+and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from evals.cli import print_table
+from evals.report import write_reports
+from evals.runner import merge_results
+
+_SUITE = (
+    "import json,sys; from pathlib import Path; from evals.runner import run_suite; "
+    "r=run_suite(sys.argv[1], Path(sys.argv[2]), skip=tuple(sys.argv[3].split(','))); "
+    "Path(sys.argv[4]).write_text(json.dumps(r, default=str))"
+)
+_ONE = (
+    "import json,sys; from pathlib import Path; from evals.runner import run_standalone; "
+    "r=run_standalone(sys.argv[1], sys.argv[2], sys.argv[3]); "
+    "Path(sys.argv[4]).write_text(json.dumps(r, default=str))"
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("runs/eval"))
+    parser.add_argument(
+        "--merge-only", action="store_true", help="Only merge the parts already in --out."
+    )
+    args = parser.parse_args()
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    jobs = {
+        "scifact": [_SUITE, "scifact", str(out / "data"), "llamaindex"],
+        "covidqa": [_SUITE, "covidqa", str(out / "data-covid"), "llamaindex,generator_gold"],
+        "scifact-llamaindex": [_ONE, "scifact", "scifact", "llamaindex"],
+        "covidqa-llamaindex": [_ONE, "covidqa", "covidqa", "llamaindex"],
+        "covidqa-generator_gold": [_ONE, "covidqa", "covidqa", "generator_gold"],
+    }
+    procs = (
+        {}
+        if args.merge_only
+        else {
+            name: subprocess.Popen(
+                [sys.executable, "-c", code, *argv, str(out / f"{name}.json")],
+                env=env,
+                stdout=(out / f"{name}.log").open("w"),
+                stderr=subprocess.STDOUT,
+            )
+            for name, (code, *argv) in jobs.items()
+        }
+    )
+    failed = [name for name, p in procs.items() if p.wait() != 0]
+    results = {
+        "suite": "baselines",
+        "description": "SciFact test claims and the COVID-QA "
+        "report split: retrieval and generator baselines.",
+        "datasets": {},
+    }
+    for name in ("scifact", "covidqa"):
+        if (out / f"{name}.json").exists():
+            part = json.loads((out / f"{name}.json").read_text())
+            results["datasets"].update(part["datasets"])
+            results.setdefault("created_at", part["created_at"])
+    for name in ("scifact-llamaindex", "covidqa-llamaindex", "covidqa-generator_gold"):
+        if (out / f"{name}.json").exists():
+            merge_results(results, json.loads((out / f"{name}.json").read_text()))
+    write_reports(results, out / "baselines.json", out / "baselines.html")
+    print_table(results)
+    if failed:
+        print(f"failed (see their logs in {out}): {failed}")
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
