@@ -93,6 +93,30 @@ def prepare(data: Any, work: Path) -> Path:
     return template
 
 
+def gate_claims(data: Any, n: int = 50, seed: int = 0) -> list[str]:
+    """The train claims imported as the gold gate set."""
+    return random.Random(seed).sample(sorted(data.qrels["train"]), n)
+
+
+def reduce(data: Any, limit: int, seed: int) -> Any:
+    """Keep the test claims' and gate claims' documents plus random others, ``limit`` in all.
+
+    Train claims whose documents were dropped are dropped too. Figures on a reduced corpus
+    are not comparable with published full-corpus ones (fewer distractors).
+    """
+    from dataclasses import replace
+
+    if not limit or limit >= len(data.corpus):
+        return data
+    keep = {p for q in data.qrels["test"].values() for p in q}
+    keep |= {p for c in gate_claims(data) for p in data.qrels["train"][c]}
+    others = sorted(set(data.corpus) - keep)
+    keep |= set(random.Random(seed).sample(others, max(0, min(len(others), limit - len(keep)))))
+    train = {q: r for q, r in data.qrels["train"].items() if set(r) <= keep}
+    return replace(data, corpus={k: v for k, v in data.corpus.items() if k in keep},
+                   qrels={**data.qrels, "train": train})
+
+
 def import_gold_gate(rag: Any, data: Any, n: int, seed: int) -> int:
     """Import ``n`` train claims as the frozen gold gate set."""
     from rsi_rag.evaluation.frozen import FrozenSets
@@ -100,7 +124,7 @@ def import_gold_gate(rag: Any, data: Any, n: int, seed: int) -> int:
 
     col = rag.collection(COLLECTION)
     docs = _doc_ids(rag)
-    picked = random.Random(seed).sample(sorted(data.qrels["train"]), n)
+    picked = gate_claims(data, n, seed)
     rows = [{"query": data.queries[q], "document_ids": [docs[p] for p in data.qrels["train"][q]],
              "positive_chunk_ids": [], "provenance": "gold", "method": "import",
              "written_by": "scifact/train", "split": "gate", "frozen": True} for q in picked]
@@ -219,8 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--mining-corpus", type=int, default=4000)
     ap.add_argument("--json", default=None, help="write every row to this file")
+    ap.add_argument("--corpus-limit", type=int, default=0,
+                    help="reduced run: keep the documents of the test claims and of the gold "
+                         "gate claims plus random others up to this many (0: all 5,183)")
     args = ap.parse_args(argv)
-    data = load_beir(args.data)
+    data = reduce(load_beir(args.data), args.corpus_limit, seed=0)
     work = Path(args.work)
     template = prepare(data, work)
     rag = _rag(template)

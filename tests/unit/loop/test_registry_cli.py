@@ -81,3 +81,21 @@ def test_improve_job_kind_runs_through_the_worker(kb: Any) -> None:
     assert info.status == "succeeded", info.error
     assert info.result is not None
     assert [c["decision"] for c in info.result["cycles"]] == ["not_enough_data"]
+
+
+def test_due_for_improvement_counts_new_feedback(kb: Any) -> None:
+    from rsi_rag.loop.collect import collect_feedback
+    from rsi_rag.loop.config import LoopConfig
+    from rsi_rag.loop.jobs import due_for_improvement
+    from rsi_rag.loop.synthesize import synthesize
+
+    cfg = LoopConfig(auto_min_new_examples=5, crops_per_cycle=50, questions_per_cycle=50)
+    col = kb.collection("kb")
+    synthesize(kb, col, cfg)  # every chunk seen: only feedback counts from here
+    assert not due_for_improvement(kb, col, cfg)
+    for i in range(5):
+        a = kb.ask(f"payroll question {i}", "kb", k=3)
+        kb.feedback(a.interaction_id, chosen_chunk_ids=[a.hits[0].chunk_id])
+    assert due_for_improvement(kb, col, cfg)
+    collect_feedback(kb.catalog, col, cfg)
+    assert not due_for_improvement(kb, col, cfg)
