@@ -151,7 +151,7 @@ def _guards_figure(decisions: list[dict[str, Any]]) -> str | None:
         ax.legend(fontsize=6)
     for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
-    fig.suptitle("Collapse guards against their tolerances (x: breached)")
+    fig.suptitle("Collapse guards against their tolerances (x: breached)", y=1.03)
     return _png(fig)
 
 
