@@ -4,6 +4,9 @@ The ``model`` of a request names a collection of the key's tenant. Chat answers 
 user message from that collection; earlier turns are not used for retrieval. Citations are
 appended to the text (``Sources:``) and sent in the extra field ``rsi_rag`` of the response
 (of the last chunk when streaming), together with the interaction id for feedback.
+Sampling fields (``temperature``, ``max_tokens``, ...) are accepted and ignored: the
+collection's generator settings apply. ``user`` names the end user whose ACL principal
+filters retrieval; ``principals``, ``k`` and ``mode`` may be sent as extra body fields.
 """
 
 from __future__ import annotations
