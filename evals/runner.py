@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -117,18 +118,39 @@ def _report_sets(
 
 
 def run_standalone(
-    suite: str, dataset: str, system: str, *, limit: int | None = None, log: Any = print
+    suite: str,
+    dataset: str,
+    system: str,
+    *,
+    limit: int | None = None,
+    answer_sample: int | None = None,
+    data_dir: Path | None = None,
+    log: Any = print,
 ) -> dict[str, Any]:
     """Score one system that needs no collection (``llamaindex``, ``generator_gold``).
 
     Such systems build their own index or take gold context, so they can run in a process
     of their own beside the suite; :func:`merge_results` adds the result to a suite's JSON.
+    ``generator_retrieved`` answers through the collection a suite ingested in ``data_dir``.
     """
     specs = {d.name: d for d in get_suite(suite).datasets}
     if dataset not in specs:
         raise ValidationError(f"suite {suite!r} has no dataset {dataset!r}; it has {sorted(specs)}")
-    ds, rset, sample, _ = _report_sets(specs[dataset], limit)
-    if system == "llamaindex":
+    spec = specs[dataset]
+    if answer_sample is not None:
+        spec = replace(spec, answer_sample=answer_sample)
+    ds, rset, sample, _ = _report_sets(spec, limit)
+    if system == "generator_retrieved":
+        from rsi_rag.rag import RAG
+
+        if data_dir is None:
+            raise ValidationError("generator_retrieved needs data_dir, where the suite ingested")
+        with RAG(data_dir) as rag:
+            res = AnswerEvaluator(sample).evaluate(
+                rag_answerer(rag, f"eval-{dataset}", mode="dense"),
+                model_version=rag.generator.version,
+            )
+    elif system == "llamaindex":
         from rsi_rag._packaged import packaged_embedder_path
 
         path = str(packaged_embedder_path())
