@@ -26,7 +26,6 @@ from rsi_rag.errors import (
     FileTooLargeError,
     RsiRagError,
     UnknownCollectionError,
-    UnknownDocumentError,
     ValidationError,
 )
 from rsi_rag.types import SourceDocument
@@ -121,37 +120,13 @@ class SyncRunner:
         return self._delete(info.collection, docs) if delete_documents else 0
 
     def _delete(self, collection: str, document_sources: Sequence[str]) -> int:
-        """Delete documents by source; returns how many existed.
-
-        Does what :meth:`RAG.delete_document` does for one document, for many at once, so
-        the index file is written once rather than once per document (the index is
-        repaired against the catalog on open should the process die in between).
-        """
-        import numpy as np
-
+        """Delete documents by source (one index write for all); returns how many existed."""
         if not document_sources:
             return 0
         try:
-            col = self.rag.collection(collection, self.tenant)
+            return self.rag.delete_documents(collection, document_sources, tenant=self.tenant)
         except UnknownCollectionError:
             return 0
-        removed: list[int] = []
-        deleted = 0
-        for source in document_sources:
-            try:
-                _, chunk_ids = self.rag.catalog.delete_document(col, source=source)
-            except UnknownDocumentError:
-                continue
-            removed.extend(chunk_ids)
-            deleted += 1
-        version = col.retriever_version
-        index = self.rag.indexes.get(col, version, self.rag.embedder_for(version))
-        with self.rag.indexes.lock(col.id, version):
-            index.remove(np.asarray(removed, dtype=np.int64))
-            index.save()
-            revision = self.rag.catalog.collection_by_id(col.id).revision
-            self.rag.indexes.mark_current(col.id, version, index, revision)
-        return deleted
 
     # -- syncing -------------------------------------------------------------------------
 

@@ -11,7 +11,12 @@ from typing import Any
 
 from rsi_rag.config import RAGConfig
 from rsi_rag.embed.base import Embedder
-from rsi_rag.errors import ModelError, ModelNotFoundError, ValidationError
+from rsi_rag.errors import (
+    ModelError,
+    ModelNotFoundError,
+    UnknownDocumentError,
+    ValidationError,
+)
 from rsi_rag.generate.base import Generator
 from rsi_rag.generate.citations import extract_citations, is_abstention
 from rsi_rag.generate.prompts import ABSTAIN_TEXT, build_messages, select_context
@@ -332,6 +337,37 @@ class RAG:
                 col.id, version, index, self.catalog.collection_by_id(col.id).revision
             )
         return len(removed)
+
+    def delete_documents(
+        self, collection: str, sources: Sequence[str], *, tenant: str | None = None
+    ) -> int:
+        """Delete many documents by source, writing the index once; returns how many existed.
+
+        Sources without a live document are skipped, so a repeated deletion is harmless
+        (connectors delete every item gone from their source this way).
+        """
+        import numpy as np
+
+        col = self.collection(collection, tenant)
+        removed: list[int] = []
+        deleted = 0
+        for source in sources:
+            try:
+                _, chunk_ids = self.catalog.delete_document(col, source=source)
+            except UnknownDocumentError:
+                continue
+            removed.extend(chunk_ids)
+            deleted += 1
+        if deleted:
+            version = col.retriever_version
+            index = self.indexes.get(col, version, self.embedder_for(version))
+            with self.indexes.lock(col.id, version):
+                index.remove(np.asarray(removed, dtype=np.int64))
+                index.save()
+                self.indexes.mark_current(
+                    col.id, version, index, self.catalog.collection_by_id(col.id).revision
+                )
+        return deleted
 
     # -- retrieval and answers -----------------------------------------------------------
 
