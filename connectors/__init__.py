@@ -7,7 +7,7 @@ Importing this package registers the built-in connector types. Add one by subcla
 
 from __future__ import annotations
 
-from connectors import exports, filesystem, git, s3, sql, web  # noqa: F401 - register types
+from connectors import exports, filesystem, git, imap, s3, sql, web  # noqa: F401 - register types
 from connectors.base import Connector, ConnectorOptions, Fetched, Item, Listing
 from connectors.base import TransientSourceError as TransientSourceError
 from connectors.registry import (

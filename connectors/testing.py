@@ -22,10 +22,12 @@ import time
 from pathlib import Path
 
 __all__ = [
+    "DovecotServer",
     "HttpServer",
     "PostgresServer",
     "S3Server",
     "ServerUnavailable",
+    "dovecot_server",
     "free_port",
     "postgres_server",
     "s3_server",
@@ -33,6 +35,7 @@ __all__ = [
 
 S3_KEY, S3_SECRET = "rsi-test-key", "rsi-test-secret-value"
 PG_USER, PG_PASSWORD = "rsi", "pg-test-password"
+IMAP_USER, IMAP_PASSWORD = "reader", "imap-test-password"
 
 
 class ServerUnavailable(Exception):
@@ -246,6 +249,88 @@ class PostgresServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class DovecotServer:
+    """Dovecot serving IMAP (no TLS) on 127.0.0.1 with one user and Maildir storage."""
+
+    def __init__(self) -> None:
+        import getpass
+        import pwd
+
+        binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
+        if not Path(binary).exists():
+            raise ServerUnavailable(
+                "the 'dovecot' binary is not installed; install Debian's 'dovecot-imapd'"
+            )
+        self.dir = Path(tempfile.mkdtemp(prefix="rsi-dovecot-"))
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        if os.geteuid() == 0:
+            # Dovecot refuses root for mail; the package's own accounts run it.
+            mail_user, internal, login = "dovecot", "dovecot", "dovenull"
+        else:
+            mail_user = internal = login = getpass.getuser()
+        pw = pwd.getpwnam(mail_user)
+        mail = self.dir / "mail"
+        mail.mkdir()
+        os.chown(mail, pw.pw_uid, pw.pw_gid)
+        (self.dir / "users").write_text(f"{IMAP_USER}:{{PLAIN}}{IMAP_PASSWORD}\n")
+        conf = self.dir / "dovecot.conf"
+        conf.write_text(f"""
+base_dir = {self.dir}/run
+state_dir = {self.dir}/state
+log_path = {self.dir}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_internal_user = {internal}
+default_login_user = {login}
+first_valid_uid = {pw.pw_uid}
+mail_location = maildir:{mail}/%u
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {self.dir}/users
+}}
+userdb {{
+  driver = static
+  args = uid={pw.pw_uid} gid={pw.pw_gid} home={mail}/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service stats {{
+  unix_listener stats-reader {{
+    mode = 0666
+  }}
+  unix_listener stats-writer {{
+    mode = 0666
+  }}
+}}
+""")
+        self.log = self.dir / "stdout.log"
+        self.proc = subprocess.Popen(
+            [binary, "-F", "-c", str(conf)], stdout=self.log.open("wb"), stderr=subprocess.STDOUT
+        )
+        _wait_port(self.port, self.proc, 30, self.log)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -289,6 +374,13 @@ def postgres_server() -> PostgresServer:
     """The process's PostgreSQL server (started on first use)."""
     server = _shared("pg", PostgresServer)
     assert isinstance(server, PostgresServer)
+    return server
+
+
+def dovecot_server() -> DovecotServer:
+    """The process's IMAP server (started on first use)."""
+    server = _shared("imap", DovecotServer)
+    assert isinstance(server, DovecotServer)
     return server
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.testing import ServerUnavailable, postgres_server, s3_server
+from connectors.testing import ServerUnavailable, dovecot_server, postgres_server, s3_server
 from tests.contract.connector_harnesses import (
     ENV,
     HARNESSES,
@@ -15,6 +15,7 @@ from tests.contract.connector_harnesses import (
     FilesystemHarness,
     GitHarness,
     Harness,
+    IMAPHarness,
     NotionHarness,
     S3Harness,
     SlackHarness,
@@ -36,6 +37,8 @@ def harness(
             h: Harness = S3Harness(tmp_path, s3_server())
         elif name == "sql":
             h = SQLHarness(tmp_path, postgres_server())
+        elif name == "imap":
+            h = IMAPHarness(tmp_path, dovecot_server())
         else:
             h = {
                 "filesystem": FilesystemHarness,

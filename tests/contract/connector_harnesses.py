@@ -18,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from connectors.testing import (
+    IMAP_PASSWORD,
+    IMAP_USER,
     PG_PASSWORD,
     S3_KEY,
     S3_SECRET,
+    DovecotServer,
     HttpServer,
     PostgresServer,
     S3Server,
@@ -390,11 +393,67 @@ class SlackHarness(Harness):
         return {"path": str(self.tmp / "missing-export")}
 
 
-HARNESSES = ["filesystem", "s3", "sql", "git", "web", "confluence", "notion", "slack"]
+class IMAPHarness(Harness):
+    """A folder of a real IMAP mailbox; an item is a message with a stable Message-ID."""
+
+    type_name = "imap"
+    item_acl = False
+
+    def __init__(self, tmp: Path, server: DovecotServer) -> None:
+        import imaplib
+
+        super().__init__(tmp)
+        self.server = server
+        self.folder = f"T{uuid.uuid4().hex[:10]}"
+        self.conn = imaplib.IMAP4("127.0.0.1", server.port)
+        self.conn.login(IMAP_USER, IMAP_PASSWORD)
+        self.conn.create(self.folder)
+
+    def options(self) -> dict[str, Any]:
+        return {
+            "host": "127.0.0.1",
+            "port": self.server.port,
+            "tls": False,
+            "username": IMAP_USER,
+            "password_env": "RSI_TEST_IMAP_PASSWORD",
+            "folders": self.folder,
+            "acl": "staff",
+        }
+
+    def broken_options(self) -> dict[str, Any]:
+        return {**self.options(), "port": free_port(), "timeout_s": 2}
+
+    def put(self, name: str, text: str | bytes, acl: tuple[str, ...] | None = None) -> None:
+        self.remove(name)
+        body = text if isinstance(text, bytes) else text.encode()
+        msg = (
+            (
+                f"From: Ann <ann@example.com>\r\nSubject: {name}\r\nMessage-ID: <{name}@rsi.test>"
+                "\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                "Content-Transfer-Encoding: 8bit\r\n\r\n"
+            ).encode()
+            + body
+            + b"\r\n"
+        )
+        self.conn.append(self.folder, None, None, msg)
+
+    def remove(self, name: str) -> None:
+        self.conn.select(self.folder)
+        _, data = self.conn.uid("SEARCH", "HEADER", "Message-ID", f"<{name}@rsi.test>")
+        for uid in data[0].split():
+            self.conn.uid("STORE", uid, "+FLAGS", "(\\Deleted)")
+        self.conn.expunge()
+
+    def close(self) -> None:
+        self.conn.logout()
+
+
+HARNESSES = ["filesystem", "s3", "sql", "git", "web", "confluence", "notion", "slack", "imap"]
 
 # Tests export these before syncing; the options only name the variables.
 ENV = {
     "RSI_TEST_S3_KEY": S3_KEY,
     "RSI_TEST_S3_SECRET": S3_SECRET,
     "RSI_TEST_PG_PASSWORD": PG_PASSWORD,
+    "RSI_TEST_IMAP_PASSWORD": IMAP_PASSWORD,
 }

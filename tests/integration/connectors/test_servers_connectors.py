@@ -139,3 +139,29 @@ def test_sql_wrong_password_unreachable_and_bad_query(
     monkeypatch.setenv("RSI_TEST_PG_PASSWORD", PG_PASSWORD)
     with pytest.raises(ConfigError, match="no_such_table"):
         runner.sync("badq")
+
+
+def test_imap_wrong_password_and_missing_folder(
+    fake_rag: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connectors.testing import IMAP_USER, ServerUnavailable, dovecot_server
+
+    try:
+        server = dovecot_server()
+    except ServerUnavailable as exc:
+        pytest.skip(str(exc))
+    base = {
+        "host": "127.0.0.1",
+        "port": server.port,
+        "tls": False,
+        "username": IMAP_USER,
+        "password_env": "RSI_TEST_IMAP_PASSWORD",
+    }
+    runner = connectors.SyncRunner(fake_rag)
+    runner.add_source("mail", "imap", "kb", base)
+    runner.add_source("nofolder", "imap", "kb", {**base, "folders": "Nope"})
+    with pytest.raises(SourceUnavailableError, match="'Nope' does not exist"):
+        runner.sync("nofolder")
+    monkeypatch.setenv("RSI_TEST_IMAP_PASSWORD", "wrong")
+    with pytest.raises(SourceAuthError, match="RSI_TEST_IMAP_PASSWORD"):
+        runner.sync("mail")
