@@ -21,11 +21,40 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-WORDS = (
-    "policy travel expense invoice contract vendor audit budget quarter revenue customer "
-    "support ticket release deploy server network backup restore incident report meeting "
-    "agenda roadmap hiring onboarding laptop security password access review approval"
-).split()
+WORDS = [
+    "policy",
+    "travel",
+    "expense",
+    "invoice",
+    "contract",
+    "vendor",
+    "audit",
+    "budget",
+    "quarter",
+    "revenue",
+    "customer",
+    "support",
+    "ticket",
+    "release",
+    "deploy",
+    "server",
+    "network",
+    "backup",
+    "restore",
+    "incident",
+    "report",
+    "meeting",
+    "agenda",
+    "roadmap",
+    "hiring",
+    "onboarding",
+    "laptop",
+    "security",
+    "password",
+    "access",
+    "review",
+    "approval",
+]
 
 
 def _doc(i: int, edition: int = 1) -> str:
@@ -86,14 +115,16 @@ class _Bucket(_Source):
         self.client.create_bucket(Bucket=self.bucket)
 
     def options(self) -> dict[str, Any]:
-        return {"bucket": self.bucket, "endpoint_url": self.server.endpoint,
-                "access_key_id_env": "RSI_BENCH_S3_KEY",
-                "secret_access_key_env": "RSI_BENCH_S3_SECRET"}
+        return {
+            "bucket": self.bucket,
+            "endpoint_url": self.server.endpoint,
+            "access_key_id_env": "RSI_BENCH_S3_KEY",
+            "secret_access_key_env": "RSI_BENCH_S3_SECRET",
+        }
 
     def write(self, items: dict[str, str]) -> None:
         def put(kv: tuple[str, str]) -> None:
-            self.client.put_object(Bucket=self.bucket, Key=f"docs/{kv[0]}.txt",
-                                   Body=kv[1].encode())
+            self.client.put_object(Bucket=self.bucket, Key=f"docs/{kv[0]}.txt", Body=kv[1].encode())
 
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(put, items.items()))
@@ -172,26 +203,36 @@ def run(kind: str, n: int, embedder: str, work: Path) -> dict[str, Any]:
     out["docs_per_second_full"] = round(n / full.seconds, 1)
     out["incremental_over_full"] = round(incr.seconds / full.seconds, 4)
     out["incremental_touches_only_changes"] = (
-        incr.fetched == k and len(incr.updated) == k and len(incr.deleted) == k
-        and not incr.added and not incr.failed
+        incr.fetched == k
+        and len(incr.updated) == k
+        and len(incr.deleted) == k
+        and not incr.added
+        and not incr.failed
     )
-    out["target_met"] = out["incremental_over_full"] <= 0.10 and out[
-        "incremental_touches_only_changes"]
+    out["target_met"] = (
+        out["incremental_over_full"] <= 0.10 and out["incremental_touches_only_changes"]
+    )
     return out
 
 
 def _print(r: dict[str, Any]) -> None:
     f, i, z = r["full"], r["incremental"], r["unchanged_resync"]
     print(f"\n== {r['source']}: {r['docs']} docs, embedder {r['embedder']} ==")
-    print(f"full sync         {f['seconds']:8.2f}s  ({r['docs_per_second_full']} docs/s; "
-          f"connector {f['connector_seconds']:.2f}s, ingest {f['timings']['ingest']:.2f}s)")
-    print(f"incremental sync  {i['seconds']:8.2f}s  (fetched {i['fetched']}, updated "
-          f"{i['updated']}, deleted {i['deleted']}, unchanged {i['unchanged']}; connector "
-          f"{i['connector_seconds']:.2f}s, ingest {i['timings']['ingest']:.2f}s, delete "
-          f"{i['timings']['delete']:.2f}s)")
+    print(
+        f"full sync         {f['seconds']:8.2f}s  ({r['docs_per_second_full']} docs/s; "
+        f"connector {f['connector_seconds']:.2f}s, ingest {f['timings']['ingest']:.2f}s)"
+    )
+    print(
+        f"incremental sync  {i['seconds']:8.2f}s  (fetched {i['fetched']}, updated "
+        f"{i['updated']}, deleted {i['deleted']}, unchanged {i['unchanged']}; connector "
+        f"{i['connector_seconds']:.2f}s, ingest {i['timings']['ingest']:.2f}s, delete "
+        f"{i['timings']['delete']:.2f}s)"
+    )
     print(f"unchanged re-sync {z['seconds']:8.2f}s  (fetched {z['fetched']})")
-    print(f"incremental / full = {r['incremental_over_full']:.2%}; touches only changed items: "
-          f"{r['incremental_touches_only_changes']}; target met: {r['target_met']}")
+    print(
+        f"incremental / full = {r['incremental_over_full']:.2%}; touches only changed items: "
+        f"{r['incremental_touches_only_changes']}; target met: {r['target_met']}"
+    )
 
 
 def main() -> None:
