@@ -33,7 +33,8 @@ def _recover(rag: Any) -> list[str]:
         return recover(rag, col)
 
 
-@pytest.mark.parametrize("stage", ["train.step", "index"])
+# Killing at the index build needs a full (tiny) training run first: slow tier.
+@pytest.mark.parametrize("stage", ["train.step", pytest.param("index", marks=pytest.mark.slow)])
 def test_kill_during_training_or_index_build(kb_dir: Path, real_embedder: Any, stage: str) -> None:
     rag = open_rag(kb_dir, real_embedder)
     champion = rag.collection("kb").retriever_version
