@@ -156,12 +156,20 @@ def _summary(report: Any) -> str:
 @handle_errors
 def sync(
     name: Annotated[str, typer.Argument(help="Source name.")],
+    allow_mass_delete: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mass-delete", help="Delete even if most of the source's items are gone."
+        ),
+    ] = False,
     data_dir: DataDir = None,
     tenant: Tenant = "default",
     json_out: JsonFlag = False,
 ) -> None:
     """Sync a source now: ingest new and changed items, delete removed ones."""
-    report = _runner(data_dir, tenant).sync(name, progress=not json_out)
+    report = _runner(data_dir, tenant).sync(
+        name, progress=not json_out, allow_mass_delete=allow_mass_delete
+    )
     if json_out:
         emit_json(report.to_dict())
     else:

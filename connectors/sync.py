@@ -23,6 +23,7 @@ from connectors.registry import create_connector, parse_options
 from connectors.report import SyncFailure, SyncReport, Tally, _Bar
 from connectors.store import ItemState, SourceInfo, SourceStore
 from rsi_rag.errors import (
+    ConflictError,
     FileTooLargeError,
     RsiRagError,
     UnknownCollectionError,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["SyncFailure", "SyncReport", "SyncRunner"]
 
 log = logging.getLogger(__name__)
+_MASS_DELETE_MIN = 20
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
@@ -50,6 +52,8 @@ class SyncRunner:
         stale_after_s: A sync still marked running after this long is taken as abandoned.
         fetch_workers: Items fetched at the same time (connectors are thread-safe).
         tenant: The tenant whose sources these are (default: the RAG's tenant).
+        max_delete_fraction: A sync that would delete more than this share of a source's
+            items (of at least 20) stops instead, unless told otherwise.
     """
 
     def __init__(
@@ -63,6 +67,7 @@ class SyncRunner:
         stale_after_s: float = 3600.0,
         fetch_workers: int = 8,
         tenant: str | None = None,
+        max_delete_fraction: float = 0.5,
     ) -> None:
         if retries < 1 or backoff_s < 0 or batch_size < 1:
             raise ValidationError(
@@ -71,6 +76,7 @@ class SyncRunner:
             )
         self.rag = rag
         self.tenant = tenant or rag.tenant
+        self.max_delete_fraction = max_delete_fraction
         self.store = SourceStore(rag.catalog.engine)
         self.retries = retries
         self.backoff_s = backoff_s
@@ -134,12 +140,21 @@ class SyncRunner:
         work = self.rag.data_dir / "connectors" / f"{info.tenant}-{info.name}"
         return create_connector(info.type, info.options, work)
 
-    def sync(self, name: str, *, progress: bool = False) -> SyncReport:
+    def sync(
+        self, name: str, *, progress: bool = False, allow_mass_delete: bool = False
+    ) -> SyncReport:
         """Sync one source now.
+
+        Args:
+            name: The source's name.
+            progress: Show a progress bar over the items fetched.
+            allow_mass_delete: Delete even when more than ``max_delete_fraction`` of the
+                items synced before are gone from the source.
 
         Raises:
             SourceError: the source could not be listed (unreachable, credentials refused).
-            ConflictError: another sync of this source is running.
+            ConflictError: another sync of this source is running, or the source lost most
+                of its items at once (see ``allow_mass_delete``).
         """
         started = time.perf_counter()
         info = self.store.get(self.tenant, name)
@@ -152,7 +167,7 @@ class SyncRunner:
                 t0 = time.perf_counter()
                 listing = connector.list_changes(info.cursor)
                 tally.timings["list"] += time.perf_counter() - t0
-                self._apply(info, connector, listing, tally, progress)
+                self._apply(info, connector, listing, tally, progress, allow_mass_delete)
             finally:
                 connector.close()
         except BaseException as exc:
@@ -210,6 +225,7 @@ class SyncRunner:
         listing: Listing,
         tally: Tally,
         progress: bool,
+        allow_mass_delete: bool,
     ) -> None:
         known = self.store.states(info.id)
         todo = [
@@ -218,6 +234,25 @@ class SyncRunner:
             if it.id not in known or known[it.id].fingerprint != fingerprint(it)
         ]
         tally.unchanged += len(listing.items) - len(todo)
+        present: set[str] | frozenset[str] | None = (
+            {it.id for it in listing.items} if listing.complete else listing.present
+        )
+        gone = set(listing.deleted)
+        if present is not None:
+            gone |= set(known) - present
+        gone &= set(known)
+        # An unmounted share or an emptied bucket looks like "everything was deleted";
+        # refuse to act on it unless told to.
+        if (
+            not allow_mass_delete
+            and len(known) >= _MASS_DELETE_MIN
+            and len(gone) > self.max_delete_fraction * len(known)
+        ):
+            raise ConflictError(
+                f"source {info.name!r} no longer lists {len(gone)} of the {len(known)} items "
+                f"synced before (over {self.max_delete_fraction:.0%}); check that it is "
+                "mounted and complete, or sync with allow_mass_delete (--allow-mass-delete)"
+            )
         bar = _Bar(len(todo), f"sync {info.name}") if progress and todo else None
         try:
             with ThreadPoolExecutor(self.fetch_workers, thread_name_prefix="fetch") as pool:
@@ -227,13 +262,6 @@ class SyncRunner:
         finally:
             if bar is not None:
                 bar.close()
-        present: set[str] | frozenset[str] | None = (
-            {it.id for it in listing.items} if listing.complete else listing.present
-        )
-        gone = set(listing.deleted)
-        if present is not None:
-            gone |= set(known) - present
-        gone &= set(known)
         if not listing.complete:
             # Items an incremental listing left out are unchanged too.
             tally.unchanged += len(set(known) - {it.id for it in listing.items} - gone)

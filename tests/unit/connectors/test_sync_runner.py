@@ -223,3 +223,20 @@ def test_scheduler_thread_starts_and_stops(source: _Source, fake_rag: Any) -> No
     finally:
         sched.stop()
     assert len(fake_rag.documents("kb")) == 1
+
+
+def test_a_source_that_lost_most_items_is_not_emptied(source: _Source, fake_rag: Any) -> None:
+    _fill(source, 30)
+    runner = _runner(fake_rag)
+    runner.sync("mem")
+    source.items.clear()  # e.g. a share that is not mounted lists nothing
+    with pytest.raises(ConflictError, match="30 of the 30") as err:
+        runner.sync("mem")
+    assert "--allow-mass-delete" in err.value.message
+    assert len(fake_rag.documents("kb")) == 30
+    for i in range(10):  # two thirds gone is still refused
+        source.items[f"doc{i}"] = ("v1", f"document {i} about topic {i} version v1")
+    with pytest.raises(ConflictError):
+        runner.sync("mem")
+    report = runner.sync("mem", allow_mass_delete=True)
+    assert len(report.deleted) == 20 and len(fake_rag.documents("kb")) == 10
