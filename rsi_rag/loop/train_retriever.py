@@ -139,7 +139,7 @@ def train_retriever(
         num_train_epochs=config.epochs,
         per_device_train_batch_size=min(config.batch_size, len(rows)),
         learning_rate=config.learning_rate,
-        warmup_ratio=0.1,
+        warmup_steps=0.1,  # a float is a share of the steps (transformers 5)
         batch_sampler="no_duplicates",
         save_strategy="no",
         report_to="none",
