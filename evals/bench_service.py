@@ -59,32 +59,47 @@ def _test_claims(n: int) -> list[str]:
     return claims[:n] if n else claims
 
 
-def _prepare(data_dir: Path, limit: int, queries: list[str]) -> tuple[str, list[float]]:
-    """Ingest (if needed), time in-process retrieval, create a key; returns (key, ms)."""
+def _prepare(data_dir: Path, limit: int, queries: list[str]) -> tuple[Any, str, list[float]]:
+    """Ingest (if needed), time in-process retrieval, create a key; returns (rag, key, ms)."""
     from rsi_rag import RAG
     from rsi_rag.store.keys import ApiKeyStore
 
     rag = RAG(data_dir)
-    try:
-        have = {c.name: c.num_documents for c in rag.collections()}
-        if have.get(COLLECTION, 0) == 0:
-            started = time.perf_counter()
-            report = rag.ingest_documents(_corpus(limit), COLLECTION, progress=True)
-            print(
-                f"ingested {len(report.added)} documents, {report.chunks_added} chunks in "
-                f"{time.perf_counter() - started:.0f} s"
-            )
-        for q in queries[:5]:  # warm up
-            rag.retrieve(q, COLLECTION, 10)
-        times = []
+    have = {c.name: c.num_documents for c in rag.collections()}
+    if have.get(COLLECTION, 0) == 0:
+        started = time.perf_counter()
+        report = rag.ingest_documents(_corpus(limit), COLLECTION, progress=True)
+        print(
+            f"ingested {len(report.added)} documents, {report.chunks_added} chunks in "
+            f"{time.perf_counter() - started:.0f} s"
+        )
+    for q in queries[:5]:  # warm up
+        rag.retrieve(q, COLLECTION, 10)
+    times = []
+    for q in queries:
+        t0 = time.perf_counter()
+        rag.retrieve(q, COLLECTION, 10)
+        times.append((time.perf_counter() - t0) * 1000)
+    _, key = ApiKeyStore(rag.catalog).create("default", "read", name="bench")
+    return rag, key, times
+
+
+def _paired(url: str, key: str, rag: Any, queries: list[str]) -> tuple[list[float], list[float]]:
+    """The same query in-process and over HTTP, alternately, so both see the same load."""
+    import httpx
+
+    local: list[float] = []
+    remote: list[float] = []
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as http:
         for q in queries:
             t0 = time.perf_counter()
             rag.retrieve(q, COLLECTION, 10)
-            times.append((time.perf_counter() - t0) * 1000)
-        _, key = ApiKeyStore(rag.catalog).create("default", "read", name="bench")
-        return key, times
-    finally:
-        rag.close()
+            local.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            r = http.post(f"/v1/collections/{COLLECTION}/retrieve", json={"query": q, "k": 10})
+            r.raise_for_status()
+            remote.append((time.perf_counter() - t0) * 1000)
+    return local, remote
 
 
 def _free_port() -> int:
@@ -237,7 +252,7 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="bench-service-"))
     queries = _test_claims(args.queries)
-    key, inproc = _prepare(data_dir, args.limit, queries)
+    rag, key, inproc = _prepare(data_dir, args.limit, queries)
     port = _free_port()
     server = _start_server(data_dir, port)
     url = f"http://127.0.0.1:{port}"
@@ -246,10 +261,12 @@ def main() -> None:
         levels = [
             _load(url, key, queries, c, args.max_requests, args.max_seconds) for c in (1, 8, 32)
         ]
+        local, remote = _paired(url, key, rag, queries)
         answers = _answers(url, key, queries[: args.answers])
     finally:
         server.terminate()
         server.wait(30)
+        rag.close()
     inproc_p50 = percentile(inproc, 50)
     print(
         f"\nSciFact service benchmark ({len(queries)} test claims, k=10, dense, "
@@ -263,8 +280,15 @@ def main() -> None:
             f"{r['clients']:>8} {r['requests']:>9} {r['errors']:>7} "
             f"{r['throughput_rps']:>8.1f} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f}"
         )
+    ratios = [r / max(loc, 1e-6) for loc, r in zip(local, remote, strict=True)]
     print(
-        f"HTTP / in-process retrieve latency (p50, 1 client): "
+        f"paired, same queries alternately: in-process p50 {percentile(local, 50):.1f} ms, "
+        f"HTTP p50 {percentile(remote, 50):.1f} ms; HTTP / in-process: ratio of p50s "
+        f"{percentile(remote, 50) / percentile(local, 50):.2f}x, median per-query ratio "
+        f"{percentile(ratios, 50):.2f}x"
+    )
+    print(
+        f"HTTP / in-process retrieve latency (p50, 1 client, separate runs): "
         f"{levels[0]['p50_ms'] / inproc_p50:.2f}x "
         f"(+{levels[0]['p50_ms'] - inproc_p50:.1f} ms)"
     )
@@ -281,6 +305,11 @@ def main() -> None:
     print(
         json.dumps(
             {
+                "paired_ms": {
+                    "in_process_p50": percentile(local, 50),
+                    "http_p50": percentile(remote, 50),
+                    "median_ratio": percentile(ratios, 50),
+                },
                 "in_process_ms": {"p50": inproc_p50, "p95": percentile(inproc, 95)},
                 "retrieve": levels,
                 "answers": answers,
