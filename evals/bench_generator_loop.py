@@ -277,6 +277,8 @@ def main() -> None:
     c.add_argument("--threads", type=int, default=2)
     c.add_argument("--data-dir", default="runs/gen/covid-data")
     c.add_argument("--out", default="runs/gen/covid.json")
+    c.add_argument("--gold-only", action="store_true",
+                   help="generator loop alone on gold context (no retriever, much cheaper)")
     k = sub.add_parser("collapse")
     k.add_argument("--cycles", type=int, default=3)
     k.add_argument("--train-questions", type=int, default=24)
@@ -289,7 +291,7 @@ def main() -> None:
     args = p.parse_args()
     started = time.perf_counter()
     if args.cmd == "covid":
-        result = covid(args)
+        result = covid_gold(args) if args.gold_only else covid(args)
     else:
         import torch
 
@@ -303,6 +305,123 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2, default=str))
     print(f"wrote {args.out} ({result['wall_seconds']:.0f} s, peak RSS {rss_mb():.0f} MiB)")
+
+
+def covid_gold(args: argparse.Namespace) -> dict[str, Any]:
+    """The generator loop alone, with gold context (no retriever: cheap enough for 2 cores).
+
+    Articles are ingested with the hashing fake embedder (retrieval is not measured here);
+    each train-side question is logged as an interaction whose context is its gold chunk,
+    with the gold answer as the user's correction, then one gated cycle runs.
+    """
+    import torch
+
+    from rsi_rag import RAG
+    from rsi_rag.config import RAGConfig
+    from rsi_rag.generate import HFGenerator
+    from rsi_rag.loop.generator_cycle import run_generator_cycle
+    from rsi_rag.loop.generator_data import abstention_example
+    from rsi_rag.loop.generator_eval import GeneratorEvaluator
+    from rsi_rag.loop.train_generator import LoRATrainingConfig
+    from rsi_rag.store.models import Chunk, Document
+    from rsi_rag.testing import FakeEmbedder
+    from rsi_rag.types import SourceDocument
+
+    torch.set_num_threads(args.threads)
+    out: dict[str, Any] = {"args": vars(args)}
+    corpus, questions = load()
+    train_q, eval_q, _ = split(questions)
+    rng = random.Random(0)
+    rng.shuffle(eval_q)
+    rng.shuffle(train_q)
+    report_q, gate_q = eval_q[: args.sample], eval_q[args.sample : args.sample + args.gate]
+    users, abst_q = train_q[: args.users], train_q[args.users : args.users + args.abstain]
+    gen = HFGenerator(device="cpu")
+    rag = RAG(Path(args.data_dir), RAGConfig(chunk_size=2048, chunk_overlap=0),
+              embedder=FakeEmbedder(), generator=gen)
+    pids = {p for q in users for p in q["gold_pids"][:1]}
+    rag.ingest_documents((SourceDocument(p, corpus[p]["text"]) for p in sorted(pids)), "covid")
+    col = rag.collection("covid")
+    with rag.catalog.session() as s:
+        chunk_of = {src: cid for cid, src in s.execute(
+            select_chunks(Chunk, Document, col.id))}
+    for q in users:
+        cid = chunk_of[q["gold_pids"][0]]
+        iid = rag.catalog.log_interaction(
+            col, kind="ask", query=q["question"], retrieved_chunk_ids=[cid],
+            retrieved_scores=[1.0], answer="", abstained=False, model_versions={},
+            latency_ms=0.0)
+        rag.feedback(iid, rating=-1, correction=q["answers"][0])
+    # Abstention: a question with the gold chunk of another question as its only passage.
+    extra = []
+    for i, q in enumerate(abst_q):
+        other = corpus[users[i % len(users)]["gold_pids"][0]]["text"]
+        if not any(a.lower() in other.lower() for a in q["answers"]):
+            extra.append(abstention_example(q["question"], [other], q["answers"]))
+    t0 = time.perf_counter()
+    report_eval = GeneratorEvaluator([gold_item(q, corpus) for q in report_q], args.max_new_tokens)
+    unans = [unanswerable_item(q, corpus, eval_q) for q in report_q[: args.abstain_eval]]
+    base = report_eval.evaluate(gen, model_version="base")
+    out["base"] = {"gold": base.summary(), "seconds": time.perf_counter() - t0}
+    print("base gold-context", base.summary(), flush=True)
+    _dump(out, args.out)
+    heldout = [corpus[q["gold_pids"][0]]["text"] for q in eval_q[-args.heldout:]]
+    cfg = LoRATrainingConfig(rank=16, alpha=32, learning_rate=args.lr, max_steps=args.steps,
+                             batch_size=2, grad_accum=args.accum, max_length=args.max_length,
+                             target_modules=("q_proj", "k_proj", "v_proj", "o_proj",
+                                             "gate_proj", "up_proj", "down_proj"), save_every=10)
+    t1 = time.perf_counter()
+    report = run_generator_cycle(
+        rag, "covid", gate_items=[gold_item(q, corpus) for q in gate_q], heldout_texts=heldout,
+        cycle=1, extra_examples=extra, train_config=cfg,
+        frozen_questions=[q["question"] for q in report_q], progress=True,
+        max_new_tokens=args.max_new_tokens)
+    out["cycle"] = {**report.__dict__, "wall_seconds": time.perf_counter() - t1}
+    print("cycle", json.dumps({k: out["cycle"][k] for k in ("version", "promoted", "train",
+                                                            "manifest", "guards")}), flush=True)
+    print("decision", report.decision["reasons"], flush=True)
+    _dump(out, args.out)
+    ad = rag.adapters.generator(report.version, rag.registry.get(report.version).path)
+    after = report_eval.evaluate(ad, model_version=report.version)
+    out["adapter"] = {"gold": after.summary()}
+    out["paired"] = {"gold_f1": paired(base, after, "answer_f1"),
+                     "gold_em": paired(base, after, "exact_match")}
+    print("paired", json.dumps(out["paired"], indent=1), flush=True)
+    _dump(out, args.out)
+    un_eval = GeneratorEvaluator(unans, args.max_new_tokens)
+    out["abstention"] = {}
+    for name, g in (("base", gen), ("adapter", ad)):
+        r = un_eval.evaluate(g, model_version=name)
+        out["abstention"][name] = {
+            "abstain_when_unanswerable": r.mean("abstention_accuracy"), "n": len(unans),
+            "abstain_when_answerable": 1.0 - (base if name == "base" else after).mean(
+                "abstention_accuracy")}
+    print("abstention", out["abstention"], flush=True)
+    _dump(out, args.out)
+    out["verify"] = verification(rag, report_eval.items[: args.verify_n], ad,
+                                 args.max_new_tokens)
+    print("verify", out["verify"], flush=True)
+    return out
+
+
+def select_chunks(chunk: Any, document: Any, collection_id: int) -> Any:
+    from sqlalchemy import select
+
+    return select(chunk.id, document.source).join(
+        document, document.id == chunk.document_id).where(chunk.collection_id == collection_id)
+
+
+def unanswerable_item(q: dict[str, Any], corpus: dict[str, Any], pool: list[Any]) -> Any:
+    """The question with a passage of another article that lacks its answer: abstain."""
+    from rsi_rag.loop.generator_eval import QAItem
+
+    for other in pool:
+        text = corpus[other["gold_pids"][0]]["text"]
+        if other["doc_id"] != q["doc_id"] and not any(
+            a.lower() in text.lower() for a in q["answers"]
+        ):
+            return QAItem(f"u{q['id']}", q["question"], (text,), ())
+    raise ValueError(f"no passage without the answer for question {q['id']}")
 
 
 if __name__ == "__main__":

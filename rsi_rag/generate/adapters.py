@@ -329,13 +329,48 @@ class AdapterGenerator(Generator):
             mgr.release(self.adapter_version)
 
     def _stream(self, messages: list[Message], max_new_tokens: int) -> Iterator[str]:
-        # The whole reply is produced under the lock, then yielded: holding the lock
-        # across a consumer's iteration would let a slow reader block every request.
-        input_ids, out = self.run(
-            messages, max_new_tokens=max_new_tokens, do_sample=False, repetition_penalty=1.1
+        import torch
+        from transformers import TextIteratorStreamer
+
+        mgr = self.manager
+        name = mgr.acquire(self.adapter_version, self.path)
+        try:
+            input_ids = mgr.base.encode_chat(messages)
+        except BaseException:
+            mgr.release(self.adapter_version)
+            raise
+        streamer = TextIteratorStreamer(
+            mgr.base.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300
         )
-        text = self.manager.base.tokenizer.decode(
-            out[0, input_ids.shape[1]:], skip_special_tokens=True
-        )
-        if text:
-            yield text
+        error: list[BaseException] = []
+
+        def run() -> None:
+            # The pin is released by the generating thread, so a consumer that stops
+            # reading half-way cannot keep a retired adapter loaded forever.
+            try:
+                with mgr.lock, torch.inference_mode():
+                    mgr.activate(name)
+                    try:
+                        mgr.base.model.generate(
+                            input_ids=input_ids,
+                            attention_mask=torch.ones_like(input_ids),
+                            max_new_tokens=max_new_tokens,
+                            do_sample=False,
+                            repetition_penalty=1.1,
+                            pad_token_id=mgr.base.tokenizer.pad_token_id,
+                            streamer=streamer,
+                        )
+                    finally:
+                        mgr.deactivate()
+            except BaseException as exc:  # surfaced to the consumer below
+                error.append(exc)
+                streamer.end()  # type: ignore[no-untyped-call]
+            finally:
+                mgr.release(self.adapter_version)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        yield from (piece for piece in streamer if piece)
+        thread.join()
+        if error:
+            raise ModelError(f"generation failed: {error[0]}") from error[0]

@@ -138,6 +138,7 @@ def run_generator_cycle(
     max_synthetic_share: float = 0.3,
     frozen_questions: Sequence[str] = (),
     progress: bool = False,
+    max_new_tokens: int = 48,
 ) -> GeneratorCycleReport:
     """Run one cycle; returns the report (the decision is also stored in the registry).
 
@@ -147,6 +148,7 @@ def run_generator_cycle(
         cycle: Cycle number recorded with the examples added now.
         extra_examples: Synthetic or abstention examples produced for this cycle.
         frozen_questions: Further questions of frozen sets (the report set).
+        max_new_tokens: Generation budget per gate answer.
     """
     started = time.perf_counter()
     col = rag.collection(collection)
@@ -174,7 +176,7 @@ def run_generator_cycle(
             metrics={"train": train},
         )
     rag.adapters.load(version, result.adapter_path)
-    evaluator = GeneratorEvaluator(gate_items)
+    evaluator = GeneratorEvaluator(gate_items, max_new_tokens)
     champ_res, ref_guards = _evaluate(rag, champion, evaluator, heldout_texts)
     chal_res, guards = _evaluate(rag, version, evaluator, heldout_texts)
     guards["synthetic_share"] = manifest["synthetic_share"]
