@@ -137,8 +137,12 @@ class ApiKeyStore:
             row, tname = found
             row.revoked = True
             info = self._info(row, tname)
-        self.catalog.audit("api_key.revoke", target=f"{_PREFIX}{info.prefix}",
-                           tenant_id=info.tenant_id, details={"key_id": key_id})
+        self.catalog.audit(
+            "api_key.revoke",
+            target=info.prefix,
+            tenant_id=info.tenant_id,
+            details={"key_id": key_id},
+        )
         return info
 
     @staticmethod
