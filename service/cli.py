@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from rsi_rag.cli.common import DataDir, JsonFlag, console, emit_json, handle_errors
+from rsi_rag.cli.demo import demo_files
 
 __all__ = ["DEMO_COLLECTION", "demo_files", "demo_key", "register"]
 
@@ -19,14 +20,6 @@ keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help
 
 def _data_dir(data_dir: Path | None) -> Path:
     return data_dir or Path(os.environ.get("RSI_RAG_DATA_DIR", "rsi_rag_data"))
-
-
-def demo_files(docs: Path) -> list[Path]:
-    """The corpus files under ``docs`` (the example scripts in ``docs/examples`` are not)."""
-    from rsi_rag.config import RAGConfig
-
-    suffixes = RAGConfig().supported_suffixes
-    return [f for f in sorted(docs.rglob("*")) if f.is_file() and f.suffix.lower() in suffixes]
 
 
 def demo_key(rag: object, data_dir: Path) -> str:
