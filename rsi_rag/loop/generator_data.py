@@ -260,7 +260,9 @@ def collect_user_examples(
             target, prov = answer.strip(), "user_approved"
         else:
             continue
-        if support(target, " ".join(r.text for r in kept)) < min_support:
+        # Citation markers such as [1] are not content the passages must hold.
+        plain = re.sub(r"\[\d{1,3}\]", " ", target)
+        if support(plain, " ".join(r.text for r in kept)) < min_support:
             continue
         out.append(
             GenExample(
