@@ -20,7 +20,7 @@ from rsi_rag.evaluation import EvaluationResult, RetrievalEvaluator, guards
 from rsi_rag.evaluation.frozen import assert_trainable
 from rsi_rag.loop.gate import Gate, GatePolicy
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 JOBS = "baker pilot nurse farmer lawyer painter plumber teacher chemist sailor".split()  # noqa: SIM905
 CITIES = "Paris Tokyo Lima Oslo Cairo Delhi Quito Sydney Dublin Nairobi".split()  # noqa: SIM905
