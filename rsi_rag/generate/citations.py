@@ -13,10 +13,49 @@ __all__ = ["content_words", "extract_citations", "is_abstention", "support"]
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
-    (
-        "a an and are as at be by for from has have in is it its of on or that the this to "
-        "was were will with which who what when where why how not no yes can do does did"
-    ).split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "this",
+        "to",
+        "was",
+        "were",
+        "will",
+        "with",
+        "which",
+        "who",
+        "what",
+        "when",
+        "where",
+        "why",
+        "how",
+        "not",
+        "no",
+        "yes",
+        "can",
+        "do",
+        "does",
+        "did",
+    ]
 )
 
 
