@@ -143,6 +143,22 @@ class Catalog:
         )
 
     def get_collection(self, tenant: str, name: str) -> CollectionRef:
+        # One plain-column query: this runs on every retrieval to read the fresh revision.
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(
+                    Collection.id,
+                    Collection.tenant_id,
+                    Collection.retriever_version,
+                    Collection.generator_version,
+                    Collection.revision,
+                )
+                .join(Tenant, Tenant.id == Collection.tenant_id)
+                .where(Tenant.name == tenant, Collection.name == name)
+            ).first()
+        if found is not None:
+            cid, tid, rv, gv, rev = found
+            return CollectionRef(int(cid), int(tid), tenant, name, str(rv), str(gv), int(rev))
         with self.session() as s:
             row = s.execute(
                 select(Collection)
@@ -474,17 +490,20 @@ class Catalog:
         """Chunk records by id, restricted to the collection (ids of others are dropped)."""
         if not ids:
             return {}
-        with self.session() as s:
-            rows = s.execute(
-                select(Chunk, Document.source)
+        # Plain columns on a connection, not ORM entities: this runs on every query.
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    Chunk.id, Chunk.document_id, Document.source, Chunk.text, Chunk.acl, Chunk.meta
+                )
                 .join(Document, Document.id == Chunk.document_id)
                 .where(Chunk.collection_id == collection_id, Chunk.id.in_(list(ids)))
             )
             return {
-                c.id: ChunkRecord(
-                    c.id, c.document_id, src, c.text, tuple(c.acl or ()), dict(c.meta or {})
+                int(cid): ChunkRecord(
+                    int(cid), int(did), str(src), str(text), tuple(acl or ()), dict(meta or {})
                 )
-                for c, src in rows
+                for cid, did, src, text, acl, meta in rows
             }
 
     # -- interactions, feedback, audit ---------------------------------------------------
