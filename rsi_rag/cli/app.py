@@ -12,11 +12,14 @@ from rich.table import Table
 from rsi_rag.cli.common import (
     DataDir,
     JsonFlag,
+    Mode,
+    Principals,
     Tenant,
     console,
     emit_json,
     handle_errors,
     open_rag,
+    print_citations,
 )
 
 __all__ = ["app", "main"]
@@ -66,10 +69,8 @@ def retrieve(
     query: Annotated[str, typer.Argument(help="The query.")],
     collection: Collection,
     k: Annotated[int, typer.Option("-k", help="Number of chunks.")] = 10,
-    mode: Annotated[str | None, typer.Option(help="dense, hybrid or bm25.")] = None,
-    principal: Annotated[
-        list[str] | None, typer.Option("--principal", help="Reader principal (repeatable).")
-    ] = None,
+    mode: Mode = None,
+    principal: Principals = None,
     data_dir: DataDir = None,
     tenant: Tenant = "default",
     json_out: JsonFlag = False,
@@ -99,10 +100,8 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question.")],
     collection: Collection,
     k: Annotated[int | None, typer.Option("-k", help="Chunks retrieved.")] = None,
-    mode: Annotated[str | None, typer.Option(help="dense, hybrid or bm25.")] = None,
-    principal: Annotated[
-        list[str] | None, typer.Option("--principal", help="Reader principal (repeatable).")
-    ] = None,
+    mode: Mode = None,
+    principal: Principals = None,
     data_dir: DataDir = None,
     tenant: Tenant = "default",
     json_out: JsonFlag = False,
@@ -116,18 +115,7 @@ def ask(
     for piece in stream:
         console.print(piece, end="", soft_wrap=True, highlight=False)
     console.print()
-    _print_citations(stream.answer)
-
-
-def _print_citations(answer: object) -> None:
-    from rsi_rag.types import Answer
-
-    assert isinstance(answer, Answer)
-    if answer.abstained:
-        console.print("[dim](abstained: no relevant passage in the collection)[/]")
-    for c in answer.citations:
-        tag = " (inferred)" if c.inferred else ""
-        console.print(f"  [{c.marker}] {c.source} chunk {c.chunk_id}{tag}")
+    print_citations(stream.answer)
 
 
 @app.command()
@@ -213,4 +201,6 @@ def _load_plugins() -> None:
 def main() -> None:
     _load_plugins()
     app()
+
+
 from rsi_rag.cli import models as _models  # noqa: E402,F401  (registers models, improve)

@@ -15,7 +15,18 @@ from rich.console import Console
 
 from rsi_rag.errors import RsiRagError
 
-__all__ = ["DataDir", "JsonFlag", "Tenant", "console", "emit_json", "handle_errors", "open_rag"]
+__all__ = [
+    "DataDir",
+    "JsonFlag",
+    "Mode",
+    "Principals",
+    "Tenant",
+    "console",
+    "emit_json",
+    "handle_errors",
+    "open_rag",
+    "print_citations",
+]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -30,6 +41,10 @@ DataDir = Annotated[
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 Tenant = Annotated[str, typer.Option("--tenant", help="Tenant name.")]
+Mode = Annotated[str | None, typer.Option(help="dense, hybrid or bm25.")]
+Principals = Annotated[
+    list[str] | None, typer.Option("--principal", help="Reader principal (repeatable).")
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,3 +75,15 @@ def open_rag(data_dir: Path | None, tenant: str = "default") -> Any:
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     return RAG(data_dir, tenant=tenant)
+
+
+def print_citations(answer: Any, short_sources: bool = False) -> None:
+    """Print an answer's abstention flag and citations under it."""
+    from pathlib import Path
+
+    if answer.abstained:
+        console.print("  [dim](abstained: no relevant passage in the collection)[/]")
+    for c in answer.citations:
+        tag = " (inferred)" if c.inferred else ""
+        source = Path(c.source).name if short_sources else c.source
+        console.print(f"  [{c.marker}] {source} chunk {c.chunk_id}{tag}")

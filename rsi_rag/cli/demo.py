@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rsi_rag.cli.common import console, emit_json
+from rsi_rag.cli.common import console, emit_json, print_citations
 
 __all__ = ["DEMO_QUESTIONS", "demo_files", "run_demo"]
 
@@ -42,10 +42,6 @@ def run_demo(rag: Any, docs: Path, json_out: bool) -> None:
         results.append({"question": q, **answer.to_dict()})
         if not json_out:
             console.print(f"\n[bold cyan]Q:[/] {q}\n[bold green]A:[/] {answer.text}")
-            if answer.abstained:
-                console.print("  [dim](abstained)[/]")
-            for c in answer.citations:
-                tag = " (inferred)" if c.inferred else ""
-                console.print(f"  [{c.marker}] {Path(c.source).name} chunk {c.chunk_id}{tag}")
+            print_citations(answer, short_sources=True)
     if json_out:
         emit_json(results)

@@ -44,17 +44,26 @@ def list_models(
     champions = {col.retriever_version, col.generator_version}
     versions = rag.registry.list(col.id)
     if json_out:
-        emit_json({"champions": {"retriever": col.retriever_version,
-                                 "generator": col.generator_version},
-                   "versions": [v.to_dict() | {"status": _status(v, champions)}
-                                for v in versions]})
+        emit_json(
+            {
+                "champions": {
+                    "retriever": col.retriever_version,
+                    "generator": col.generator_version,
+                },
+                "versions": [v.to_dict() | {"status": _status(v, champions)} for v in versions],
+            }
+        )
         return
     table = Table("version", "kind", "status", "parent", "gate", "nDCG@10 (gate)", "flags")
     for v in versions:
         gate = v.gate_decision or {}
         score = gate.get("challenger_score")
         table.add_row(
-            v.id, v.kind, _status(v, champions), v.parent_id or "", gate.get("decision", ""),
+            v.id,
+            v.kind,
+            _status(v, champions),
+            v.parent_id or "",
+            gate.get("decision", ""),
             f"{score:.4f}" if isinstance(score, float) else "",
             "trained on deleted docs" if v.trained_on_deleted else "",
         )
@@ -73,9 +82,9 @@ def show_model(
     rag = open_rag(data_dir, tenant)
     info = rag.registry.get(version)
     out = info.to_dict()
-    out["data_manifest"] = {k: v for k, v in info.data_manifest.items()
-                            if k not in ("example_ids", "document_ids")} | {
-        "documents": len(info.data_manifest.get("document_ids", []))}
+    out["data_manifest"] = {
+        k: v for k, v in info.data_manifest.items() if k not in ("example_ids", "document_ids")
+    } | {"documents": len(info.data_manifest.get("document_ids", []))}
     out["lineage"] = [v.id for v in rag.registry.lineage(version)]
     if json_out:
         emit_json(out)
@@ -125,8 +134,9 @@ def improve(
         if not json_out and stage != "train.step":
             console.print(f"[dim]{stage}[/] {info or ''}")
 
-    results = run_improvement(rag, collection, cycles, use_generator=not no_generator,
-                              on_stage=progress)
+    results = run_improvement(
+        rag, collection, cycles, use_generator=not no_generator, on_stage=progress
+    )
     if json_out:
         emit_json([r.to_dict() for r in results])
         return
