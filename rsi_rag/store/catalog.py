@@ -490,20 +490,29 @@ class Catalog:
         """Chunk records by id, restricted to the collection (ids of others are dropped)."""
         if not ids:
             return {}
-        # Plain columns on a connection, not ORM entities: this runs on every query.
+        # Plain columns on a connection, not ORM entities: this runs on every query. The
+        # lookup goes by primary key alone and the collection is checked here: with the
+        # collection in the WHERE clause, SQLite plans a scan of the collection's chunks.
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(
-                    Chunk.id, Chunk.document_id, Document.source, Chunk.text, Chunk.acl, Chunk.meta
+                    Chunk.id,
+                    Chunk.collection_id,
+                    Chunk.document_id,
+                    Document.source,
+                    Chunk.text,
+                    Chunk.acl,
+                    Chunk.meta,
                 )
                 .join(Document, Document.id == Chunk.document_id)
-                .where(Chunk.collection_id == collection_id, Chunk.id.in_(list(ids)))
+                .where(Chunk.id.in_(list(ids)))
             )
             return {
                 int(cid): ChunkRecord(
                     int(cid), int(did), str(src), str(text), tuple(acl or ()), dict(meta or {})
                 )
-                for cid, did, src, text, acl, meta in rows
+                for cid, col_id, did, src, text, acl, meta in rows
+                if col_id == collection_id
             }
 
     # -- interactions, feedback, audit ---------------------------------------------------
