@@ -80,8 +80,13 @@ def paired(before: Any, after: Any, metric: str) -> dict[str, float]:
     a, b = before.scores(metric), after.scores(metric)
     diffs = [b[q] - a[q] for q in sorted(a)]
     low, high, _ = paired_bootstrap_ci(diffs, seed=0)
-    return {"before": before.mean(metric), "after": after.mean(metric),
-            "diff": sum(diffs) / len(diffs), "ci_low": low, "ci_high": high}
+    return {
+        "before": before.mean(metric),
+        "after": after.mean(metric),
+        "diff": sum(diffs) / len(diffs),
+        "ci_low": low,
+        "ci_high": high,
+    }
 
 
 def _dump(out: dict[str, Any], path: str) -> None:
@@ -113,8 +118,11 @@ def covid(args: argparse.Namespace) -> dict[str, Any]:
     col = rag.collection("covid")
     t0 = time.perf_counter()
     ret = [retrieved_item(rag, q) for q in report_q[: args.retrieved_sample]]
-    out["retrieval"] = {"hit@3": sum(r[1] for r in ret) / len(ret),
-                        "hit@10": sum(r[2] for r in ret) / len(ret), "n": len(ret)}
+    out["retrieval"] = {
+        "hit@3": sum(r[1] for r in ret) / len(ret),
+        "hit@10": sum(r[2] for r in ret) / len(ret),
+        "n": len(ret),
+    }
     print("retrieval", out["retrieval"], flush=True)
     _dump(out, args.out)
     gold_eval = GeneratorEvaluator([gold_item(q, corpus) for q in report_q], args.max_new_tokens)
@@ -125,8 +133,11 @@ def covid(args: argparse.Namespace) -> dict[str, Any]:
     base_ret = ret_eval.evaluate(rag.generator, model_version="base")
     print("base retrieved-context", base_ret.summary(), flush=True)
     _dump(out, args.out)
-    out["base"] = {"gold": base_gold.summary(), "retrieved": base_ret.summary(),
-                   "seconds": time.perf_counter() - t0}
+    out["base"] = {
+        "gold": base_gold.summary(),
+        "retrieved": base_ret.summary(),
+        "seconds": time.perf_counter() - t0,
+    }
 
     # User corrections: real retrievals logged as interactions, the gold answer as the
     # correction (generation skipped here only for cost: the example holds the same context).
@@ -135,43 +146,91 @@ def covid(args: argparse.Namespace) -> dict[str, Any]:
     for q in users:
         hits = rag.retrieve(q["question"], "covid", 10)
         iid = rag.catalog.log_interaction(
-            col, kind="ask", query=q["question"], retrieved_chunk_ids=[h.chunk_id for h in hits],
-            retrieved_scores=[h.score for h in hits], answer="", abstained=False,
-            model_versions={}, latency_ms=0.0)
+            col,
+            kind="ask",
+            query=q["question"],
+            retrieved_chunk_ids=[h.chunk_id for h in hits],
+            retrieved_scores=[h.score for h in hits],
+            answer="",
+            abstained=False,
+            model_versions={},
+            latency_ms=0.0,
+        )
         rag.feedback(iid, rating=-1, correction=q["answers"][0])
     extra = []
     for q in train_q[args.users : args.users + args.abstain]:
         hits = rag.retrieve(q["question"], "covid", 10)
-        ctx = [h.text for h in hits if h.source not in q["gold_pids"]
-               and not any(a.lower() in h.text.lower() for a in q["answers"])][:3]
+        ctx = [
+            h.text
+            for h in hits
+            if h.source not in q["gold_pids"]
+            and not any(a.lower() in h.text.lower() for a in q["answers"])
+        ][:3]
         if ctx:
             extra.append(abstention_example(q["question"], ctx, q["answers"], source=f"q{q['id']}"))
     synth_src = train_q[args.users + args.abstain : args.users + args.abstain + args.synthetic]
     by_pid = {h: i for i, h in enumerate(corpus)}
     synth, rejected = synthetic_examples(
         rag.generator,
-        [(q["question"], corpus[q["gold_pids"][0]]["text"], by_pid[q["gold_pids"][0]], 0)
-         for q in synth_src], max_new_tokens=args.max_new_tokens)
+        [
+            (q["question"], corpus[q["gold_pids"][0]]["text"], by_pid[q["gold_pids"][0]], 0)
+            for q in synth_src
+        ],
+        max_new_tokens=args.max_new_tokens,
+    )
     extra.extend(synth)
-    out["data"] = {"user_corrections_logged": len(users), "abstention": len([e for e in extra
-                   if e.provenance == "abstention"]), "synthetic_kept": len(synth),
-                   "synthetic_rejected": rejected}
+    out["data"] = {
+        "user_corrections_logged": len(users),
+        "abstention": len([e for e in extra if e.provenance == "abstention"]),
+        "synthetic_kept": len(synth),
+        "synthetic_rejected": rejected,
+    }
     print("data", out["data"], flush=True)
     _dump(out, args.out)
-    heldout = [row["text"] for pid, row in corpus.items()
-               if row.get("doc_id") not in {q["doc_id"] for q in train_q}][: args.heldout]
-    cfg = LoRATrainingConfig(rank=16, alpha=32, learning_rate=args.lr, max_steps=args.steps,
-                             batch_size=2, grad_accum=args.accum, max_length=args.max_length,
-                             target_modules=("q_proj", "k_proj", "v_proj", "o_proj",
-                                             "gate_proj", "up_proj", "down_proj"), save_every=10)
+    heldout = [
+        row["text"]
+        for pid, row in corpus.items()
+        if row.get("doc_id") not in {q["doc_id"] for q in train_q}
+    ][: args.heldout]
+    cfg = LoRATrainingConfig(
+        rank=16,
+        alpha=32,
+        learning_rate=args.lr,
+        max_steps=args.steps,
+        batch_size=2,
+        grad_accum=args.accum,
+        max_length=args.max_length,
+        target_modules=(
+            "q_proj",
+            "k_proj",
+            "v_proj",
+            "o_proj",
+            "gate_proj",
+            "up_proj",
+            "down_proj",
+        ),
+        save_every=10,
+    )
     t1 = time.perf_counter()
     report = run_generator_cycle(
-        rag, "covid", gate_items=[gold_item(q, corpus) for q in gate_q], heldout_texts=heldout,
-        cycle=1, extra_examples=extra, train_config=cfg,
-        frozen_questions=[q["question"] for q in report_q], progress=True)
+        rag,
+        "covid",
+        gate_items=[gold_item(q, corpus) for q in gate_q],
+        heldout_texts=heldout,
+        cycle=1,
+        extra_examples=extra,
+        train_config=cfg,
+        frozen_questions=[q["question"] for q in report_q],
+        progress=True,
+    )
     out["cycle"] = {**report.__dict__, "wall_seconds": time.perf_counter() - t1}
-    print("cycle", json.dumps({k: out["cycle"][k] for k in ("version", "promoted", "train",
-                                                            "manifest", "guards")}), flush=True)
+    print(
+        "cycle",
+        json.dumps(
+            {k: out["cycle"][k] for k in ("version", "promoted", "train", "manifest", "guards")}
+        ),
+        flush=True,
+    )
     _dump(out, args.out)
     print("decision", report.decision["reasons"], flush=True)
     _dump(out, args.out)
@@ -191,12 +250,14 @@ def covid(args: argparse.Namespace) -> dict[str, Any]:
     _dump(out, args.out)
     if report.promoted:
         promote_generator(rag, "covid", report.version)
-    out["abstention"] = abstention(rag, report_q[: args.abstain_eval], corpus, gen,
-                                   args.max_new_tokens)
+    out["abstention"] = abstention(
+        rag, report_q[: args.abstain_eval], corpus, gen, args.max_new_tokens
+    )
     print("abstention", out["abstention"], flush=True)
     _dump(out, args.out)
-    out["verify"] = verification(rag, [r[0] for r in ret[: args.verify_n]], gen,
-                                 args.max_new_tokens)
+    out["verify"] = verification(
+        rag, [r[0] for r in ret[: args.verify_n]], gen, args.max_new_tokens
+    )
     print("verify", out["verify"], flush=True)
     _dump(out, args.out)
     out["peak_rss_mb"] = rss_mb()
@@ -215,16 +276,24 @@ def abstention(rag: Any, qs: list[Any], corpus: dict[str, Any], gen: Any, mnt: i
             hits = rag.retrieve(q["question"], "covid", 10)
             gold = set(q["gold_pids"])
             with_gold = [h for h in hits[:3]]
-            without = [h for h in hits if h.source not in gold
-                       and not any(a.lower() in h.text.lower() for a in q["answers"])][:3]
+            without = [
+                h
+                for h in hits
+                if h.source not in gold
+                and not any(a.lower() in h.text.lower() for a in q["answers"])
+            ][:3]
             if gold & {h.source for h in with_gold}:
                 n_an += 1
                 ans += is_abstention(g.generate(build_messages(q["question"], with_gold), mnt))
             if without:
                 n_un += 1
                 unans += is_abstention(g.generate(build_messages(q["question"], without), mnt))
-        res[name] = {"abstain_when_unanswerable": unans / max(n_un, 1), "n_unanswerable": n_un,
-                     "abstain_when_answerable": ans / max(n_an, 1), "n_answerable": n_an}
+        res[name] = {
+            "abstain_when_unanswerable": unans / max(n_un, 1),
+            "n_unanswerable": n_un,
+            "abstain_when_answerable": ans / max(n_an, 1),
+            "n_answerable": n_an,
+        }
     return res
 
 
@@ -251,8 +320,12 @@ def verification(rag: Any, items: list[Any], gen: Any, mnt: int) -> dict[str, An
             f1 += token_f1(strip_markers(text), it.answers)
             gr += groundedness(strip_markers(text), it.contexts)
         n = len(items)
-        out[mode] = {"answer_f1": f1 / n, "groundedness_of_answered": gr / max(n - ab, 1),
-                     "abstained": ab / n, "seconds_per_query": (time.perf_counter() - t) / n}
+        out[mode] = {
+            "answer_f1": f1 / n,
+            "groundedness_of_answered": gr / max(n - ab, 1),
+            "abstained": ab / n,
+            "seconds_per_query": (time.perf_counter() - t) / n,
+        }
     return out
 
 
@@ -277,8 +350,11 @@ def main() -> None:
     c.add_argument("--threads", type=int, default=2)
     c.add_argument("--data-dir", default="runs/gen/covid-data")
     c.add_argument("--out", default="runs/gen/covid.json")
-    c.add_argument("--gold-only", action="store_true",
-                   help="generator loop alone on gold context (no retriever, much cheaper)")
+    c.add_argument(
+        "--gold-only",
+        action="store_true",
+        help="generator loop alone on gold context (no retriever, much cheaper)",
+    )
     k = sub.add_parser("collapse")
     k.add_argument("--cycles", type=int, default=3)
     k.add_argument("--train-questions", type=int, default=24)
@@ -337,20 +413,30 @@ def covid_gold(args: argparse.Namespace) -> dict[str, Any]:
     report_q, gate_q = eval_q[: args.sample], eval_q[args.sample : args.sample + args.gate]
     users, abst_q = train_q[: args.users], train_q[args.users : args.users + args.abstain]
     gen = HFGenerator(device="cpu")
-    rag = RAG(Path(args.data_dir), RAGConfig(chunk_size=2048, chunk_overlap=0),
-              embedder=FakeEmbedder(), generator=gen)
+    rag = RAG(
+        Path(args.data_dir),
+        RAGConfig(chunk_size=2048, chunk_overlap=0),
+        embedder=FakeEmbedder(),
+        generator=gen,
+    )
     pids = {p for q in users for p in q["gold_pids"][:1]}
     rag.ingest_documents((SourceDocument(p, corpus[p]["text"]) for p in sorted(pids)), "covid")
     col = rag.collection("covid")
     with rag.catalog.session() as s:
-        chunk_of = {src: cid for cid, src in s.execute(
-            select_chunks(Chunk, Document, col.id))}
+        chunk_of = {src: cid for cid, src in s.execute(select_chunks(Chunk, Document, col.id))}
     for q in users:
         cid = chunk_of[q["gold_pids"][0]]
         iid = rag.catalog.log_interaction(
-            col, kind="ask", query=q["question"], retrieved_chunk_ids=[cid],
-            retrieved_scores=[1.0], answer="", abstained=False, model_versions={},
-            latency_ms=0.0)
+            col,
+            kind="ask",
+            query=q["question"],
+            retrieved_chunk_ids=[cid],
+            retrieved_scores=[1.0],
+            answer="",
+            abstained=False,
+            model_versions={},
+            latency_ms=0.0,
+        )
         rag.feedback(iid, rating=-1, correction=q["answers"][0])
     # Abstention: a question with the gold chunk of another question as its only passage.
     extra = []
@@ -365,27 +451,56 @@ def covid_gold(args: argparse.Namespace) -> dict[str, Any]:
     out["base"] = {"gold": base.summary(), "seconds": time.perf_counter() - t0}
     print("base gold-context", base.summary(), flush=True)
     _dump(out, args.out)
-    heldout = [corpus[q["gold_pids"][0]]["text"] for q in eval_q[-args.heldout:]]
-    cfg = LoRATrainingConfig(rank=16, alpha=32, learning_rate=args.lr, max_steps=args.steps,
-                             batch_size=2, grad_accum=args.accum, max_length=args.max_length,
-                             target_modules=("q_proj", "k_proj", "v_proj", "o_proj",
-                                             "gate_proj", "up_proj", "down_proj"), save_every=10)
+    heldout = [corpus[q["gold_pids"][0]]["text"] for q in eval_q[-args.heldout :]]
+    cfg = LoRATrainingConfig(
+        rank=16,
+        alpha=32,
+        learning_rate=args.lr,
+        max_steps=args.steps,
+        batch_size=2,
+        grad_accum=args.accum,
+        max_length=args.max_length,
+        target_modules=(
+            "q_proj",
+            "k_proj",
+            "v_proj",
+            "o_proj",
+            "gate_proj",
+            "up_proj",
+            "down_proj",
+        ),
+        save_every=10,
+    )
     t1 = time.perf_counter()
     report = run_generator_cycle(
-        rag, "covid", gate_items=[gold_item(q, corpus) for q in gate_q], heldout_texts=heldout,
-        cycle=1, extra_examples=extra, train_config=cfg,
-        frozen_questions=[q["question"] for q in report_q], progress=True,
-        max_new_tokens=args.max_new_tokens)
+        rag,
+        "covid",
+        gate_items=[gold_item(q, corpus) for q in gate_q],
+        heldout_texts=heldout,
+        cycle=1,
+        extra_examples=extra,
+        train_config=cfg,
+        frozen_questions=[q["question"] for q in report_q],
+        progress=True,
+        max_new_tokens=args.max_new_tokens,
+    )
     out["cycle"] = {**report.__dict__, "wall_seconds": time.perf_counter() - t1}
-    print("cycle", json.dumps({k: out["cycle"][k] for k in ("version", "promoted", "train",
-                                                            "manifest", "guards")}), flush=True)
+    print(
+        "cycle",
+        json.dumps(
+            {k: out["cycle"][k] for k in ("version", "promoted", "train", "manifest", "guards")}
+        ),
+        flush=True,
+    )
     print("decision", report.decision["reasons"], flush=True)
     _dump(out, args.out)
     ad = rag.adapters.generator(report.version, rag.registry.get(report.version).path)
     after = report_eval.evaluate(ad, model_version=report.version)
     out["adapter"] = {"gold": after.summary()}
-    out["paired"] = {"gold_f1": paired(base, after, "answer_f1"),
-                     "gold_em": paired(base, after, "exact_match")}
+    out["paired"] = {
+        "gold_f1": paired(base, after, "answer_f1"),
+        "gold_em": paired(base, after, "exact_match"),
+    }
     print("paired", json.dumps(out["paired"], indent=1), flush=True)
     _dump(out, args.out)
     un_eval = GeneratorEvaluator(unans, args.max_new_tokens)
@@ -393,13 +508,14 @@ def covid_gold(args: argparse.Namespace) -> dict[str, Any]:
     for name, g in (("base", gen), ("adapter", ad)):
         r = un_eval.evaluate(g, model_version=name)
         out["abstention"][name] = {
-            "abstain_when_unanswerable": r.mean("abstention_accuracy"), "n": len(unans),
-            "abstain_when_answerable": 1.0 - (base if name == "base" else after).mean(
-                "abstention_accuracy")}
+            "abstain_when_unanswerable": r.mean("abstention_accuracy"),
+            "n": len(unans),
+            "abstain_when_answerable": 1.0
+            - (base if name == "base" else after).mean("abstention_accuracy"),
+        }
     print("abstention", out["abstention"], flush=True)
     _dump(out, args.out)
-    out["verify"] = verification(rag, report_eval.items[: args.verify_n], ad,
-                                 args.max_new_tokens)
+    out["verify"] = verification(rag, report_eval.items[: args.verify_n], ad, args.max_new_tokens)
     print("verify", out["verify"], flush=True)
     return out
 
@@ -407,8 +523,11 @@ def covid_gold(args: argparse.Namespace) -> dict[str, Any]:
 def select_chunks(chunk: Any, document: Any, collection_id: int) -> Any:
     from sqlalchemy import select
 
-    return select(chunk.id, document.source).join(
-        document, document.id == chunk.document_id).where(chunk.collection_id == collection_id)
+    return (
+        select(chunk.id, document.source)
+        .join(document, document.id == chunk.document_id)
+        .where(chunk.collection_id == collection_id)
+    )
 
 
 def unanswerable_item(q: dict[str, Any], corpus: dict[str, Any], pool: list[Any]) -> Any:

@@ -85,10 +85,19 @@ def prepare(data: Any, work: Path) -> Path:
     added = ingest_corpus(rag, COLLECTION, data.corpus)
     col = rag.collection(COLLECTION)
     FrozenSets(rag.catalog).register(
-        col.id, "scifact-test", [{"id": q, "query": data.queries[q]} for q in data.qrels["test"]],
-        role="report", format="beir", source=str(data.path), exist_ok=True)
-    print(f"ingested {added} abstracts in {time.perf_counter() - started:.0f}s; "
-          f"{len(rag.catalog.chunk_ids(col.id))} chunks", flush=True)
+        col.id,
+        "scifact-test",
+        [{"id": q, "query": data.queries[q]} for q in data.qrels["test"]],
+        role="report",
+        format="beir",
+        source=str(data.path),
+        exist_ok=True,
+    )
+    print(
+        f"ingested {added} abstracts in {time.perf_counter() - started:.0f}s; "
+        f"{len(rag.catalog.chunk_ids(col.id))} chunks",
+        flush=True,
+    )
     rag.close()
     return template
 
@@ -113,8 +122,11 @@ def reduce(data: Any, limit: int, seed: int) -> Any:
     others = sorted(set(data.corpus) - keep)
     keep |= set(random.Random(seed).sample(others, max(0, min(len(others), limit - len(keep)))))
     train = {q: r for q, r in data.qrels["train"].items() if set(r) <= keep}
-    return replace(data, corpus={k: v for k, v in data.corpus.items() if k in keep},
-                   qrels={**data.qrels, "train": train})
+    return replace(
+        data,
+        corpus={k: v for k, v in data.corpus.items() if k in keep},
+        qrels={**data.qrels, "train": train},
+    )
 
 
 def import_gold_gate(rag: Any, data: Any, n: int, seed: int) -> int:
@@ -125,11 +137,26 @@ def import_gold_gate(rag: Any, data: Any, n: int, seed: int) -> int:
     col = rag.collection(COLLECTION)
     docs = _doc_ids(rag)
     picked = gate_claims(data, n, seed)
-    rows = [{"query": data.queries[q], "document_ids": [docs[p] for p in data.qrels["train"][q]],
-             "positive_chunk_ids": [], "provenance": "gold", "method": "import",
-             "written_by": "scifact/train", "split": "gate", "frozen": True} for q in picked]
-    FrozenSets(rag.catalog).register(col.id, "scifact-gate", [
-        {"id": q, "query": data.queries[q]} for q in picked], role="gate", exist_ok=True)
+    rows = [
+        {
+            "query": data.queries[q],
+            "document_ids": [docs[p] for p in data.qrels["train"][q]],
+            "positive_chunk_ids": [],
+            "provenance": "gold",
+            "method": "import",
+            "written_by": "scifact/train",
+            "split": "gate",
+            "frozen": True,
+        }
+        for q in picked
+    ]
+    FrozenSets(rag.catalog).register(
+        col.id,
+        "scifact-gate",
+        [{"id": q, "query": data.queries[q]} for q in picked],
+        role="gate",
+        exist_ok=True,
+    )
     return add_examples(rag.catalog, col.id, rows)
 
 
@@ -147,10 +174,14 @@ def simulate_users(rag: Any, data: Any, exclude: set[str]) -> int:
         chosen = [c for p in cited for c in by_doc.get(docs[p], [])]
         hits = rag.retrieve(data.queries[qid], COLLECTION, k=10)
         retrieved = list(dict.fromkeys([h.chunk_id for h in hits] + chosen))
-        iid = rag.catalog.log_interaction(col, kind="ask", query=data.queries[qid],
-                                          retrieved_chunk_ids=retrieved,
-                                          retrieved_scores=[0.0] * len(retrieved),
-                                          model_versions={"retriever": col.retriever_version})
+        iid = rag.catalog.log_interaction(
+            col,
+            kind="ask",
+            query=data.queries[qid],
+            retrieved_chunk_ids=retrieved,
+            retrieved_scores=[0.0] * len(retrieved),
+            model_versions={"retriever": col.retriever_version},
+        )
         rag.feedback(iid, chosen_chunk_ids=chosen)
         n += 1
     return n
@@ -162,26 +193,40 @@ def run_cycles(rag: Any, data: Any, cycles: int, config: Any, label: str) -> lis
     rows = []
     for _ in range(cycles):
         started = time.perf_counter()
-        res = run_cycle(rag, COLLECTION, config=config,
-                        on_stage=lambda s, i: print(f"  [{label}] {s} {i}", flush=True)
-                        if s != "train.step" else None)
+        res = run_cycle(
+            rag,
+            COLLECTION,
+            config=config,
+            on_stage=lambda s, i: (
+                print(f"  [{label}] {s} {i}", flush=True) if s != "train.step" else None
+            ),
+        )
         wall = time.perf_counter() - started
         test = evaluate_test(rag, data)
         gate = res.gate or {}
-        row = {"scenario": label, "cycle": res.cycle, "decision": res.decision,
-               "version": rag.collection(COLLECTION).retriever_version,
-               "gate_kind": res.synthesis and (gate and "see manifest"),
-               "gate_champion": gate.get("champion_score"),
-               "gate_challenger": gate.get("challenger_score"),
-               "ci": [gate.get("ci_low"), gate.get("ci_high")] if gate else None,
-               "guards": {k: round(v["value"], 4) for k, v in gate.get("guards", {}).items()},
-               "test_dense": test["dense"], "test_hybrid": test["hybrid"],
-               "examples": res.examples, "synthesis": res.synthesis,
-               "train_pairs": res.training.get("pairs"), "seconds": res.seconds,
-               "wall_s": round(wall, 1), "reasons": res.reasons}
+        row = {
+            "scenario": label,
+            "cycle": res.cycle,
+            "decision": res.decision,
+            "version": rag.collection(COLLECTION).retriever_version,
+            "gate_kind": res.synthesis and (gate and "see manifest"),
+            "gate_champion": gate.get("champion_score"),
+            "gate_challenger": gate.get("challenger_score"),
+            "ci": [gate.get("ci_low"), gate.get("ci_high")] if gate else None,
+            "guards": {k: round(v["value"], 4) for k, v in gate.get("guards", {}).items()},
+            "test_dense": test["dense"],
+            "test_hybrid": test["hybrid"],
+            "examples": res.examples,
+            "synthesis": res.synthesis,
+            "train_pairs": res.training.get("pairs"),
+            "seconds": res.seconds,
+            "wall_s": round(wall, 1),
+            "reasons": res.reasons,
+        }
         if res.challenger:
-            row["gate_kind"] = rag.registry.get(res.challenger).data_manifest.get(
-                "gate_set", {}).get("kind")
+            row["gate_kind"] = (
+                rag.registry.get(res.challenger).data_manifest.get("gate_set", {}).get("kind")
+            )
         rows.append(row)
         print(json.dumps(row, default=str), flush=True)
         if res.decision == "not_enough_data":
@@ -190,21 +235,29 @@ def run_cycles(rag: Any, data: Any, cycles: int, config: Any, label: str) -> lis
 
 
 def table(rows: list[dict[str, Any]], baseline: dict[str, float]) -> str:
-    lines = [f"baseline (no training): dense {baseline['dense']:.4f}  hybrid "
-             f"{baseline['hybrid']:.4f}  bm25 {baseline.get('bm25', float('nan')):.4f}",
-             "| scenario | cycle | decision | gate set | gate nDCG champ -> chal | 95% CI | "
-             "test dense | test hybrid | eff. rank | train pairs | stage seconds | wall s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"baseline (no training): dense {baseline['dense']:.4f}  hybrid "
+        f"{baseline['hybrid']:.4f}  bm25 {baseline.get('bm25', float('nan')):.4f}",
+        "| scenario | cycle | decision | gate set | gate nDCG champ -> chal | 95% CI | "
+        "test dense | test hybrid | eff. rank | train pairs | stage seconds | wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         ci = r["ci"]
         lines.append(
             f"| {r['scenario']} | {r['cycle']} | {r['decision']} | {r['gate_kind'] or ''} | "
-            + (f"{r['gate_champion']:.4f} -> {r['gate_challenger']:.4f}" if r["gate_champion"]
-               is not None else "") + " | "
-            + (f"[{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else "") + " | "
+            + (
+                f"{r['gate_champion']:.4f} -> {r['gate_challenger']:.4f}"
+                if r["gate_champion"] is not None
+                else ""
+            )
+            + " | "
+            + (f"[{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else "")
+            + " | "
             f"{r['test_dense']:.4f} | {r['test_hybrid']:.4f} | "
             f"{r['guards'].get('effective_rank', '')} | {r['train_pairs'] or ''} | "
-            f"{r['seconds']} | {r['wall_s']} |")
+            f"{r['seconds']} | {r['wall_s']} |"
+        )
     return "\n".join(lines)
 
 
@@ -233,8 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     from rsi_rag.loop.config import LoopConfig
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" /
-                                          "data" / "scifact"))
+    ap.add_argument(
+        "--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact")
+    )
     ap.add_argument("--work", default="/tmp/rsi_rag_loop_bench")
     ap.add_argument("--scenarios", default="label_free,synthetic_gate,users,five")
     ap.add_argument("--cycles", type=int, default=2, help="cycles per scenario (five: 5)")
@@ -243,9 +297,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--mining-corpus", type=int, default=4000)
     ap.add_argument("--json", default=None, help="write every row to this file")
-    ap.add_argument("--corpus-limit", type=int, default=0,
-                    help="reduced run: keep the documents of the test claims and of the gold "
-                         "gate claims plus random others up to this many (0: all 5,183)")
+    ap.add_argument(
+        "--corpus-limit",
+        type=int,
+        default=0,
+        help="reduced run: keep the documents of the test claims and of the gold "
+        "gate claims plus random others up to this many (0: all 5,183)",
+    )
     args = ap.parse_args(argv)
     data = reduce(load_beir(args.data), args.corpus_limit, seed=0)
     work = Path(args.work)
@@ -254,8 +312,12 @@ def main(argv: list[str] | None = None) -> int:
     baseline = evaluate_test(rag, data, ("dense", "hybrid", "bm25"))
     rag.close()
     print(f"baseline: {baseline}", flush=True)
-    config = LoopConfig(questions_per_cycle=args.questions, crops_per_cycle=args.crops,
-                        epochs=args.epochs, mining_corpus_size=args.mining_corpus)
+    config = LoopConfig(
+        questions_per_cycle=args.questions,
+        crops_per_cycle=args.crops,
+        epochs=args.epochs,
+        mining_corpus_size=args.mining_corpus,
+    )
     rows: list[dict[str, Any]] = []
     for scenario in [s.strip() for s in args.scenarios.split(",") if s.strip()]:
         target = work / scenario
@@ -279,8 +341,9 @@ def main(argv: list[str] | None = None) -> int:
         rag.close()
     print(table(rows, baseline))
     if args.json:
-        Path(args.json).write_text(json.dumps({"baseline": baseline, "rows": rows}, indent=2,
-                                              default=str))
+        Path(args.json).write_text(
+            json.dumps({"baseline": baseline, "rows": rows}, indent=2, default=str)
+        )
     return 0
 
 

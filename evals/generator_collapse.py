@@ -33,14 +33,30 @@ def collapse_demo(
     gate_items = [gold_item(q, corpus) for q in eval_q[-args.gate :]]
     heldout = [corpus[q["gold_pids"][0]]["text"] for q in eval_q[: args.gate]]
     sources = [(q["question"], corpus[q["gold_pids"][0]]["text"], 0, 0) for q in synth_q]
-    real = [GenExample(q["question"], (corpus[q["gold_pids"][0]]["text"],), q["answers"][0],
-                       "user_correction", source=f"q{q['id']}") for q in real_q]
+    real = [
+        GenExample(
+            q["question"],
+            (corpus[q["gold_pids"][0]]["text"],),
+            q["answers"][0],
+            "user_correction",
+            source=f"q{q['id']}",
+        )
+        for q in real_q
+    ]
     base = HFGenerator(device="cpu")
     mgr = AdapterManager.shared(base)
     tok = base.tokenizer
     evaluator = GeneratorEvaluator(gate_items, max_new_tokens=getattr(args, "max_new_tokens", 24))
-    cfg = LoRATrainingConfig(rank=8, alpha=16, learning_rate=2e-3, max_steps=args.steps,
-                             batch_size=2, grad_accum=2, max_length=512, save_every=0)
+    cfg = LoRATrainingConfig(
+        rank=8,
+        alpha=16,
+        learning_rate=2e-3,
+        max_steps=args.steps,
+        batch_size=2,
+        grad_accum=2,
+        max_length=512,
+        save_every=0,
+    )
     gate = Gate()
 
     def measure(version: str | None, gen: Any) -> tuple[Any, dict[str, float]]:
@@ -54,18 +70,22 @@ def collapse_demo(
 
     base_res, base_guards = measure(None, base)
     print("base", base_res.summary(), base_guards, flush=True)
-    out: dict[str, Any] = {"base": {"summary": base_res.summary(), "guards": base_guards},
-                           "regimes": {}}
+    out: dict[str, Any] = {
+        "base": {"summary": base_res.summary(), "guards": base_guards},
+        "regimes": {},
+    }
     for regime in ("replace", "accumulate"):
         prev_path: str | None = None
         prev_gen: Any = base
-        store = ExampleStore(work / regime / "examples.jsonl",
-                             frozen=[it.question for it in gate_items])
+        store = ExampleStore(
+            work / regime / "examples.jsonl", frozen=[it.question for it in gate_items]
+        )
         rows = []
         for cycle in range(1, args.cycles + 1):
             verify = regime == "accumulate"
-            synth, rejected = synthetic_examples(prev_gen, sources, verify=verify,
-                                                 max_new_tokens=evaluator.max_new_tokens)
+            synth, rejected = synthetic_examples(
+                prev_gen, sources, verify=verify, max_new_tokens=evaluator.max_new_tokens
+            )
             if regime == "replace":
                 data, share = synth, 1.0
             else:
@@ -75,23 +95,36 @@ def collapse_demo(
             if not data:
                 rows.append({"cycle": cycle, "skipped": "no training data"})
                 continue
-            result = train_adapter(data, work / regime / f"cycle-{cycle}", cfg,
-                                   init_adapter=prev_path, progress=False)
+            result = train_adapter(
+                data, work / regime / f"cycle-{cycle}", cfg, init_adapter=prev_path, progress=False
+            )
             version = f"{regime}-c{cycle}"
             mgr.load(version, result.adapter_path)
             gen = mgr.generator(version)
             res, guards = measure(version, gen)
             guards["synthetic_share"] = share
-            decision = gate.decide("generator", base_res, res, challenger_guards=guards,
-                                   reference_guards=base_guards, champion_version="base",
-                                   challenger_version=version)
-            row = {"cycle": cycle, "examples": len(data), "synthetic_rejected": rejected,
-                   "answer_f1": res.mean("answer_f1"), "guards": guards,
-                   "promote": decision.promote, "reasons": list(decision.reasons),
-                   "ci": [decision.ci_low, decision.ci_high],
-                   "seconds_per_step": result.seconds_per_step,
-                   "train_peak_rss_mb": result.peak_rss_mb,
-                   "sample_outputs": [evaluator.outputs[q] for q in evaluator.query_ids[:3]]}
+            decision = gate.decide(
+                "generator",
+                base_res,
+                res,
+                challenger_guards=guards,
+                reference_guards=base_guards,
+                champion_version="base",
+                challenger_version=version,
+            )
+            row = {
+                "cycle": cycle,
+                "examples": len(data),
+                "synthetic_rejected": rejected,
+                "answer_f1": res.mean("answer_f1"),
+                "guards": guards,
+                "promote": decision.promote,
+                "reasons": list(decision.reasons),
+                "ci": [decision.ci_low, decision.ci_high],
+                "seconds_per_step": result.seconds_per_step,
+                "train_peak_rss_mb": result.peak_rss_mb,
+                "sample_outputs": [evaluator.outputs[q] for q in evaluator.query_ids[:3]],
+            }
             rows.append(row)
             print(regime, {k: v for k, v in row.items() if k != "sample_outputs"}, flush=True)
             if prev_path is not None:
@@ -110,11 +143,20 @@ def plot(result: dict[str, Any], path: Path) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = ["answer_f1", "heldout_perplexity", "distinct_2", "self_bleu", "groundedness",
-             "synthetic_share"]
+    names = [
+        "answer_f1",
+        "heldout_perplexity",
+        "distinct_2",
+        "self_bleu",
+        "groundedness",
+        "synthetic_share",
+    ]
     fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
-    base = {**result["base"]["guards"], "answer_f1": result["base"]["summary"]["answer_f1"],
-            "synthetic_share": 0.0}
+    base = {
+        **result["base"]["guards"],
+        "answer_f1": result["base"]["summary"]["answer_f1"],
+        "synthetic_share": 0.0,
+    }
     for ax, name in zip(axes.flat, names, strict=True):
         for regime, rows in result["regimes"].items():
             rows = [r for r in rows if "guards" in r]

@@ -1,10 +1,10 @@
 """Baselines on the real sets, each system in its own process, merged into one report.
 
-Run: ``python -m evals.run_baselines [--data-dir runs/eval]``. Retrieval through the
+Run: ``python -m evals.run_baselines [--out runs/eval]``. Retrieval through the
 project's collections (BM25, MiniLM dense, hybrid) and the generator with retrieved context
 run inside the suites; the plain llama-index pipeline and the generator with gold context
-need no collection and run beside them. Writes ``baselines.json`` and ``baselines.html``
-and prints the table.
+need no collection and run after them, one process each. Writes ``baselines.json`` and
+``baselines.html`` and prints the table.
 """
 
 from __future__ import annotations
@@ -49,20 +49,21 @@ def main() -> None:
         "covidqa-llamaindex": [_ONE, "covidqa", "covidqa", "llamaindex"],
         "covidqa-generator_gold": [_ONE, "covidqa", "covidqa", "generator_gold"],
     }
-    procs = (
-        {}
-        if args.merge_only
-        else {
-            name: subprocess.Popen(
+    failed: list[str] = []
+    # One system at a time: on a small machine, parallel model processes only slow each
+    # other down and skew the latency figures.
+    for name, (code, *argv) in ({} if args.merge_only else jobs).items():
+        print(f"running {name} (log: {out / f'{name}.log'})", flush=True)
+        with (out / f"{name}.log").open("w") as log:
+            rc = subprocess.run(
                 [sys.executable, "-c", code, *argv, str(out / f"{name}.json")],
                 env=env,
-                stdout=(out / f"{name}.log").open("w"),
+                stdout=log,
                 stderr=subprocess.STDOUT,
-            )
-            for name, (code, *argv) in jobs.items()
-        }
-    )
-    failed = [name for name, p in procs.items() if p.wait() != 0]
+                check=False,
+            ).returncode
+        if rc != 0:
+            failed.append(name)
     results = {
         "suite": "baselines",
         "description": "SciFact test claims and the COVID-QA "

@@ -41,13 +41,17 @@ def _warm(service: ServiceState) -> None:
         log.exception("loading the models failed")
 
 
-def _register_loop_jobs() -> None:
+def _register_loop_jobs(service: ServiceState) -> Any:
+    """Register the loop's job kinds; returns the automatic improver when one is set."""
     try:
         from rsi_rag.loop import jobs as loop_jobs
     except ImportError:  # an installation without the learning loop: its routes answer 501
         log.warning("the learning loop is not installed; improvement routes answer 501")
-        return
+        return None
     loop_jobs.ensure_registered()
+    if service.settings.auto_improve_s > 0:
+        return loop_jobs.AutoImprover(service.worker, service.rag, service.settings.auto_improve_s)
+    return None
 
 
 def create_app(settings: ServiceSettings | None = None, *, rag: RAG | None = None) -> Litestar:
@@ -66,16 +70,19 @@ def create_app(settings: ServiceSettings | None = None, *, rag: RAG | None = Non
     if rag is None:
         rag = RAG(settings.data_dir, catalog_url=settings.catalog_url)
     ensure_registered()
-    if settings.loop_jobs:
-        _register_loop_jobs()
     service = ServiceState(settings, rag)
+    improver = _register_loop_jobs(service) if settings.loop_jobs else None
 
     def startup(app: Litestar) -> None:
         app.state.service = service
         service.worker.start()
+        if improver is not None:
+            improver.start()
         threading.Thread(target=_warm, args=(service,), name="rsi-rag-warm", daemon=True).start()
 
     def shutdown(_: Litestar) -> None:
+        if improver is not None:
+            improver.stop()
         service.worker.stop()
         if owns_rag:
             rag.close()

@@ -22,7 +22,11 @@ class ServiceSettings(BaseSettings):
         max_query_chars: Longer queries are refused with 400.
         max_k: The largest ``k`` a retrieval may ask for.
         feedback_per_minute: Feedback requests allowed per API key and minute.
-        loop_jobs: Register the learning loop's job kinds (``improve``, ``rollback``).
+        loop_jobs: Register the learning loop's job kinds (``improve``, ``promote``,
+            ``rollback``).
+        auto_improve_s: Every this many seconds, queue an improvement cycle for each
+            collection where enough new data has accumulated (thresholds in the loop
+            config); 0 turns automatic cycles off.
         demo: Ingest ``demo_docs`` into collection ``demo`` at start and write a demo key.
         demo_docs: Folder of the demo corpus.
     """
@@ -38,5 +42,6 @@ class ServiceSettings(BaseSettings):
     max_k: int = Field(default=100, gt=0)
     feedback_per_minute: int = Field(default=60, gt=0)
     loop_jobs: bool = True
+    auto_improve_s: float = Field(default=0, ge=0)
     demo: bool = False
     demo_docs: Path = Path("docs")

@@ -47,8 +47,14 @@ def base_fingerprint(model: Any) -> str:
     cfg = model.config
     dims = [
         getattr(cfg, name, None)
-        for name in ("model_type", "hidden_size", "num_hidden_layers", "vocab_size",
-                     "num_attention_heads", "intermediate_size")
+        for name in (
+            "model_type",
+            "hidden_size",
+            "num_hidden_layers",
+            "vocab_size",
+            "num_attention_heads",
+            "intermediate_size",
+        )
     ]
     emb = model.get_input_embeddings().weight
     with torch.no_grad():

@@ -85,8 +85,7 @@ def score_candidate(text: str, context: Sequence[Hit]) -> Candidate:
         return Candidate(text, 0.0, 0.0, -1.0)
     markers = [int(m) for m in _MARKER.findall(text)]
     valid = [
-        n for n in markers
-        if 1 <= n <= len(context) and support(plain, context[n - 1].text) >= 0.5
+        n for n in markers if 1 <= n <= len(context) and support(plain, context[n - 1].text) >= 0.5
     ]
     validity = len(valid) / len(markers) if markers else 0.0
     if valid:
@@ -115,8 +114,12 @@ def sample_candidates(
     from rsi_rag.generate.hf import HFGenerator
 
     kwargs: dict[str, Any] = dict(
-        max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature, top_p=top_p,
-        num_return_sequences=n - 1, repetition_penalty=1.1,
+        max_new_tokens=max_new_tokens,
+        do_sample=True,
+        temperature=temperature,
+        top_p=top_p,
+        num_return_sequences=n - 1,
+        repetition_penalty=1.1,
     )
     torch.manual_seed(seed)
     if isinstance(generator, AdapterGenerator):
@@ -126,13 +129,15 @@ def sample_candidates(
         input_ids = generator.encode_chat(messages)
         with generator._gen_lock, torch.inference_mode():
             out = generator.model.generate(
-                input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
-                pad_token_id=generator.tokenizer.pad_token_id, **kwargs,
+                input_ids=input_ids,
+                attention_mask=torch.ones_like(input_ids),
+                pad_token_id=generator.tokenizer.pad_token_id,
+                **kwargs,
             )
         tok = generator.tokenizer
     else:
         return [first]
-    rest = tok.batch_decode(out[:, input_ids.shape[1]:], skip_special_tokens=True)
+    rest = tok.batch_decode(out[:, input_ids.shape[1] :], skip_special_tokens=True)
     return [first, *(t.strip() for t in rest)]
 
 
@@ -148,40 +153,67 @@ class Verifier:
     def __init__(self, config: VerifyConfig | None = None) -> None:
         self.config = config or VerifyConfig()
 
-    def maybe_rewrite(self, rag: Any, question: str, collection: str, prepared: tuple[Any, ...],
-                      k: int | None, tenant: str | None, principals: Sequence[str] | None,
-                      mode: str | None) -> tuple[Any, ...]:
+    def maybe_rewrite(
+        self,
+        rag: Any,
+        question: str,
+        collection: str,
+        prepared: tuple[Any, ...],
+        k: int | None,
+        tenant: str | None,
+        principals: Sequence[str] | None,
+        mode: str | None,
+    ) -> tuple[Any, ...]:
         """Retrieve once more with a rewritten query when the best score is low."""
         _, hits, _, _ = prepared
         best = _best(hits)
         if best is not None and best >= self.config.rewrite_below:
             return prepared
-        again = rag._prepare(rewrite_query(question), collection, k, tenant, principals,
-                             "hybrid" if mode in (None, "dense") else mode)
+        again = rag._prepare(
+            rewrite_query(question),
+            collection,
+            k,
+            tenant,
+            principals,
+            "hybrid" if mode in (None, "dense") else mode,
+        )
         best2 = _best(again[1])
         if best2 is not None and (best is None or best2 > best):
             return tuple(again)
         return prepared
 
-    def rank(self, question: str, context: Sequence[Hit], generator: Generator,
-             max_new_tokens: int) -> list[Candidate]:
+    def rank(
+        self, question: str, context: Sequence[Hit], generator: Generator, max_new_tokens: int
+    ) -> list[Candidate]:
         """Every candidate, scored, best first."""
         cfg = self.config
-        texts = sample_candidates(generator, build_messages(question, context), cfg.candidates,
-                                  max_new_tokens, cfg.temperature, cfg.top_p, cfg.seed)
-        return sorted((score_candidate(t.strip(), context) for t in texts),
-                      key=lambda c: c.score, reverse=True)
+        texts = sample_candidates(
+            generator,
+            build_messages(question, context),
+            cfg.candidates,
+            max_new_tokens,
+            cfg.temperature,
+            cfg.top_p,
+            cfg.seed,
+        )
+        return sorted(
+            (score_candidate(t.strip(), context) for t in texts),
+            key=lambda c: c.score,
+            reverse=True,
+        )
 
-    def choose(self, question: str, context: Sequence[Hit], generator: Generator,
-               max_new_tokens: int) -> str:
+    def choose(
+        self, question: str, context: Sequence[Hit], generator: Generator, max_new_tokens: int
+    ) -> str:
         """The best grounded candidate, or the abstention text."""
         scored = self.rank(question, context, generator, max_new_tokens)
         if not scored or scored[0].groundedness < self.config.min_groundedness:
             return ABSTAIN_TEXT
         return scored[0].text
 
-    def stream(self, question: str, context: Sequence[Hit], generator: Generator,
-               max_new_tokens: int) -> Iterator[str]:
+    def stream(
+        self, question: str, context: Sequence[Hit], generator: Generator, max_new_tokens: int
+    ) -> Iterator[str]:
         yield self.choose(question, context, generator, max_new_tokens)
 
 

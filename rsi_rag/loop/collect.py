@@ -79,9 +79,17 @@ def collect_feedback(
             )
         ).all()
         items = [
-            (f.id, f.rating, f.correction, list(f.chosen_chunk_ids or ()),
-             list(f.rejected_chunk_ids or ()), i.id, i.query, list(i.cited_chunk_ids or ()),
-             list(i.retrieved_chunk_ids or ()))
+            (
+                f.id,
+                f.rating,
+                f.correction,
+                list(f.chosen_chunk_ids or ()),
+                list(f.rejected_chunk_ids or ()),
+                i.id,
+                i.query,
+                list(i.cited_chunk_ids or ()),
+                list(i.retrieved_chunk_ids or ()),
+            )
             for f, i in pending
         ]
     doc_of = {int(c): int(d) for c, d, _ in chunk_rows}

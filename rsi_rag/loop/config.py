@@ -77,15 +77,26 @@ class LoopConfig:
             if not isinstance(value, (int, float)) or not 0.0 <= float(value) < 1.0:
                 raise ConfigError(f"{name} must be a number in [0, 1), got {value!r}")
         for name in (
-            "max_synthetic_examples", "questions_per_cycle", "crops_per_cycle",
-            "min_train_examples", "min_gate_examples", "hard_negatives", "seed",
-            "auto_min_new_examples", "mining_corpus_size",
+            "max_synthetic_examples",
+            "questions_per_cycle",
+            "crops_per_cycle",
+            "min_train_examples",
+            "min_gate_examples",
+            "hard_negatives",
+            "seed",
+            "auto_min_new_examples",
+            "mining_corpus_size",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
-        for name in ("question_max_tokens", "generation_batch_size", "round_trip_k", "epochs",
-                     "batch_size"):
+        for name in (
+            "question_max_tokens",
+            "generation_batch_size",
+            "round_trip_k",
+            "epochs",
+            "batch_size",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")

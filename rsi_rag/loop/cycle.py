@@ -162,14 +162,19 @@ def run_cycle(
                 )
         except NotEnoughDataError as exc:
             result.reasons = [exc.message]
-            rag.catalog.audit("retriever.cycle", target=f"{col.tenant}/{col.name}",
-                              tenant_id=col.tenant_id, details=result.to_dict())
+            rag.catalog.audit(
+                "retriever.cycle",
+                target=f"{col.tenant}/{col.name}",
+                tenant_id=col.tenant_id,
+                details=result.to_dict(),
+            )
             return result
         refuse_frozen(train)
         # Also refuses a registered evaluation query that came back through the logs.
         assert_trainable(train, catalog=rag.catalog, collection_id=col.id)
-        return _train_and_gate(rag, col, config, policy, train, gate_set, gate_kind,
-                               result, stage, done, hook)
+        return _train_and_gate(
+            rag, col, config, policy, train, gate_set, gate_kind, result, stage, done, hook
+        )
 
 
 def _train_and_gate(
@@ -201,8 +206,13 @@ def _train_and_gate(
     }
     base = _base_path(rag, champion)
     rag.registry.register(
-        version, "retriever", str(out), collection_id=col.id, parent_id=champion,
-        status="training", config={"loop": config.to_dict(), "base": base},
+        version,
+        "retriever",
+        str(out),
+        collection_id=col.id,
+        parent_id=champion,
+        status="training",
+        config={"loop": config.to_dict(), "base": base},
         data_manifest=manifest,
     )
     result.challenger = version
@@ -212,13 +222,25 @@ def _train_and_gate(
     if config.mining_corpus_size and len(corpus) > config.mining_corpus_size:
         corpus = random.Random(config.seed).sample(corpus, config.mining_corpus_size)
     trained = train_retriever(
-        base, pairs, corpus, out, config, device=rag.config.device,
+        base,
+        pairs,
+        corpus,
+        out,
+        config,
+        device=rag.config.device,
         on_step=lambda step, total: hook("train.step", {"step": step, "total": total}),
     )
     done("train")
     result.training = asdict(trained)
-    rag.registry.update(version, status="candidate", metrics={
-        "train_loss": trained.loss, "train_steps": trained.steps, "train_pairs": trained.pairs})
+    rag.registry.update(
+        version,
+        status="candidate",
+        metrics={
+            "train_loss": trained.loss,
+            "train_steps": trained.steps,
+            "train_pairs": trained.pairs,
+        },
+    )
     from rsi_rag.embed.sentence_transformer import SentenceTransformerEmbedder
 
     rag.register_embedder(SentenceTransformerEmbedder(str(out), rag.config.device, version))
@@ -238,13 +260,25 @@ def _train_and_gate(
     stage("gate")
     gate = Gate(policy)
     decision = gate.decide(
-        "retriever", champ_res, chal_res, challenger_guards=chal_guards,
-        reference_guards=champ_guards, champion_version=champion, challenger_version=version,
+        "retriever",
+        champ_res,
+        chal_res,
+        challenger_guards=chal_guards,
+        reference_guards=champ_guards,
+        champion_version=champion,
+        challenger_version=version,
     )
     info = gate.record(rag.registry, version, decision)
-    rag.registry.update(version, metrics={
-        **info.metrics, "gate_champion": champ_res.summary(), "gate_challenger": chal_res.summary(),
-        "guards": chal_guards, "champion_guards": champ_guards})
+    rag.registry.update(
+        version,
+        metrics={
+            **info.metrics,
+            "gate_champion": champ_res.summary(),
+            "gate_challenger": chal_res.summary(),
+            "guards": chal_guards,
+            "champion_guards": champ_guards,
+        },
+    )
     done("gate")
     result.gate = decision.to_dict()
     result.reasons = list(decision.reasons)
@@ -259,9 +293,12 @@ def _train_and_gate(
         # index is rebuilt on demand.
         rag.indexes.drop(col.id, version)
         result.decision = "reject"
-    rag.catalog.audit("retriever.cycle", target=f"{col.tenant}/{col.name}",
-                      tenant_id=col.tenant_id, details={
-                          k: v for k, v in result.to_dict().items() if k != "gate"})
+    rag.catalog.audit(
+        "retriever.cycle",
+        target=f"{col.tenant}/{col.name}",
+        tenant_id=col.tenant_id,
+        details={k: v for k, v in result.to_dict().items() if k != "gate"},
+    )
     return result
 
 
@@ -283,8 +320,15 @@ def run_improvement(
         raise ValidationError(f"cycles must be a positive integer, got {cycles!r}")
     results = []
     for _ in range(cycles):
-        res = run_cycle(rag, collection, tenant=tenant, config=config, policy=policy,
-                        use_generator=use_generator, on_stage=on_stage)
+        res = run_cycle(
+            rag,
+            collection,
+            tenant=tenant,
+            config=config,
+            policy=policy,
+            use_generator=use_generator,
+            on_stage=on_stage,
+        )
         results.append(res)
         if res.decision == "not_enough_data":
             break

@@ -52,9 +52,17 @@ class Example:
 
 def _example(r: TrainingExample) -> Example:
     return Example(
-        r.id, r.query, tuple(r.positive_chunk_ids or ()), tuple(r.negative_chunk_ids or ()),
-        tuple(r.document_ids or ()), r.provenance, r.method, r.written_by, r.source_chunk_id,
-        r.split, bool(r.frozen),
+        r.id,
+        r.query,
+        tuple(r.positive_chunk_ids or ()),
+        tuple(r.negative_chunk_ids or ()),
+        tuple(r.document_ids or ()),
+        r.provenance,
+        r.method,
+        r.written_by,
+        r.source_chunk_id,
+        r.split,
+        bool(r.frozen),
     )
 
 
@@ -110,20 +118,21 @@ def exclude_deleted(catalog: Catalog, collection_id: int) -> int:
 
 
 def _active(collection_id: int, split: str) -> Any:
-    return select(TrainingExample).where(
-        TrainingExample.collection_id == collection_id,
-        TrainingExample.status == "active",
-        TrainingExample.split == split,
-    ).order_by(TrainingExample.id)
+    return (
+        select(TrainingExample)
+        .where(
+            TrainingExample.collection_id == collection_id,
+            TrainingExample.status == "active",
+            TrainingExample.split == split,
+        )
+        .order_by(TrainingExample.id)
+    )
 
 
-def training_examples(
-    catalog: Catalog, collection_id: int, config: LoopConfig
-) -> list[Example]:
+def training_examples(catalog: Catalog, collection_id: int, config: LoopConfig) -> list[Example]:
     """Every active real training example plus a capped, seeded sample of synthetic ones."""
     with catalog.session() as s:
-        rows = [_example(r) for r in s.scalars(_active(collection_id, "train"))
-                if not r.frozen]
+        rows = [_example(r) for r in s.scalars(_active(collection_id, "train")) if not r.frozen]
     real = [e for e in rows if e.provenance != "synthetic"]
     synthetic = [e for e in rows if e.provenance == "synthetic"]
     limit = config.max_synthetic_examples
@@ -155,8 +164,12 @@ def count_examples(catalog: Catalog, collection_id: int) -> dict[str, int]:
     """Active examples per ``provenance/split``, and the total ever created."""
     with catalog.session() as s:
         rows = s.execute(
-            select(TrainingExample.provenance, TrainingExample.split, TrainingExample.status,
-                   func.count(TrainingExample.id))
+            select(
+                TrainingExample.provenance,
+                TrainingExample.split,
+                TrainingExample.status,
+                func.count(TrainingExample.id),
+            )
             .where(TrainingExample.collection_id == collection_id)
             .group_by(TrainingExample.provenance, TrainingExample.split, TrainingExample.status)
         ).all()
@@ -166,4 +179,3 @@ def count_examples(catalog: Catalog, collection_id: int) -> dict[str, int]:
         key = f"{prov}/{split}" if status == "active" else f"{status}"
         out[key] = out.get(key, 0) + int(n)
     return out
-

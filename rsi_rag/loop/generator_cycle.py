@@ -92,7 +92,9 @@ def promote_generator(
         if rag._adapters is not None:
             rag.adapters.unload(old)
     rag.catalog.audit(
-        action, target=collection, tenant_id=col.tenant_id,
+        action,
+        target=collection,
+        tenant_id=col.tenant_id,
         details={"from": old, "to": version},
     )
 
@@ -114,8 +116,9 @@ def _champion_generator(rag: Any, version: str) -> Any:
     return rag.adapters.generator(version, rag.registry.get(version).path)
 
 
-def _evaluate(rag: Any, version: str, evaluator: GeneratorEvaluator,
-              heldout: Sequence[str]) -> tuple[Any, dict[str, float]]:
+def _evaluate(
+    rag: Any, version: str, evaluator: GeneratorEvaluator, heldout: Sequence[str]
+) -> tuple[Any, dict[str, float]]:
     result = evaluator.evaluate(_champion_generator(rag, version), model_version=version)
     outputs = [evaluator.outputs[q] for q in evaluator.query_ids]
     with rag.adapters.using(None if version == BASE else version) as model:
@@ -161,16 +164,29 @@ def run_generator_cycle(
     digest = hashlib.sha1("".join(manifest["example_ids"]).encode()).hexdigest()[:8]
     version = f"gen-{col.id}-c{cycle}-{digest}"
     out_dir = Path(rag.data_dir) / "adapters" / f"collection-{col.id}" / version
-    result = train_adapter(examples, out_dir, train_config, base=rag.config.generator,
-                           progress=progress, manifest=manifest)
+    result = train_adapter(
+        examples,
+        out_dir,
+        train_config,
+        base=rag.config.generator,
+        progress=progress,
+        manifest=manifest,
+    )
     train = {
-        "steps": result.steps, "examples": result.examples, "final_loss": result.losses[-1],
-        "seconds_per_step": result.seconds_per_step, "peak_rss_mb": result.peak_rss_mb,
+        "steps": result.steps,
+        "examples": result.examples,
+        "final_loss": result.losses[-1],
+        "seconds_per_step": result.seconds_per_step,
+        "peak_rss_mb": result.peak_rss_mb,
     }
     if rag.registry.find(version) is None:
         rag.registry.register(
-            version, "generator", result.adapter_path, collection_id=col.id,
-            parent_id=None if champion == BASE else champion, config=result.config,
+            version,
+            "generator",
+            result.adapter_path,
+            collection_id=col.id,
+            parent_id=None if champion == BASE else champion,
+            config=result.config,
             data_manifest={k: v for k, v in manifest.items() if k != "example_ids"}
             | {"example_ids_sha1": digest, "cycle": cycle},
             metrics={"train": train},
@@ -182,8 +198,13 @@ def run_generator_cycle(
     guards["synthetic_share"] = manifest["synthetic_share"]
     gate = gate or Gate()
     decision: GateDecision = gate.decide(
-        "generator", champ_res, chal_res, challenger_guards=guards, reference_guards=ref_guards,
-        champion_version=champion, challenger_version=version,
+        "generator",
+        champ_res,
+        chal_res,
+        challenger_guards=guards,
+        reference_guards=ref_guards,
+        champion_version=champion,
+        challenger_version=version,
     )
     gate.record(rag.registry, version, decision)
     if decision.promote:
@@ -192,9 +213,15 @@ def run_generator_cycle(
         rag.registry.update(version, status="rejected")
         rag.adapters.unload(version)
     return GeneratorCycleReport(
-        version=version, promoted=decision.promote, decision=decision.to_dict(),
-        manifest={k: v for k, v in manifest.items() if k != "example_ids"}, train=train,
-        champion_summary=champ_res.summary(), challenger_summary=chal_res.summary(),
-        guards=guards, reference_guards=ref_guards, seconds=time.perf_counter() - started,
+        version=version,
+        promoted=decision.promote,
+        decision=decision.to_dict(),
+        manifest={k: v for k, v in manifest.items() if k != "example_ids"},
+        train=train,
+        champion_summary=champ_res.summary(),
+        challenger_summary=chal_res.summary(),
+        guards=guards,
+        reference_guards=ref_guards,
+        seconds=time.perf_counter() - started,
         new_examples=new,
     )

@@ -243,8 +243,15 @@ def collect_user_examples(
             .order_by(Feedback.id)
         ).all()
         picked = [
-            (i.id, i.query, list(i.retrieved_chunk_ids or []), i.answer, i.abstained,
-             f.rating, f.correction)
+            (
+                i.id,
+                i.query,
+                list(i.retrieved_chunk_ids or []),
+                i.answer,
+                i.abstained,
+                f.rating,
+                f.correction,
+            )
             for i, f in rows
         ]
     out: list[GenExample] = []
@@ -297,8 +304,9 @@ def synthetic_examples(
     out: list[GenExample] = []
     rejected = 0
     for question, chunk, chunk_id, doc_id in items:
-        raw = generator.generate(build_messages(question, [Hit(chunk_id, doc_id, "", 0.0, chunk)]),
-                                 max_new_tokens).strip()
+        raw = generator.generate(
+            build_messages(question, [Hit(chunk_id, doc_id, "", 0.0, chunk)]), max_new_tokens
+        ).strip()
         answer = re.sub(r"\s*\[\d{1,3}\]", "", raw).strip()
         if verify and not verify_against_chunk(answer, chunk):
             rejected += 1
@@ -306,7 +314,15 @@ def synthetic_examples(
         if not answer:
             rejected += 1
             continue
-        out.append(GenExample(question, (chunk,), raw, "synthetic",
-                              chunk_ids=(chunk_id,), document_ids=(doc_id,),
-                              source=f"chunk:{chunk_id}"))
+        out.append(
+            GenExample(
+                question,
+                (chunk,),
+                raw,
+                "synthetic",
+                chunk_ids=(chunk_id,),
+                document_ids=(doc_id,),
+                source=f"chunk:{chunk_id}",
+            )
+        )
     return out, rejected

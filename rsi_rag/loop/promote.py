@@ -28,7 +28,15 @@ if TYPE_CHECKING:
     from rsi_rag.rag import RAG
     from rsi_rag.store.catalog import CollectionRef
 
-__all__ = ["RollbackResult", "build_index", "model_dir", "recover", "rollback", "switch"]
+__all__ = [
+    "RollbackResult",
+    "build_index",
+    "model_dir",
+    "recover",
+    "rollback",
+    "serve_version",
+    "switch",
+]
 
 
 @dataclass(frozen=True)
@@ -90,7 +98,17 @@ def switch(
 def rollback(
     rag: RAG, collection: str, version: str, *, tenant: str | None = None
 ) -> RollbackResult:
-    """Serve an earlier retriever version of ``collection`` again, blue-green.
+    """Serve an earlier retriever version of ``collection`` again, blue-green."""
+    return serve_version(rag, collection, version, tenant=tenant, action="rollback")
+
+
+def serve_version(
+    rag: RAG, collection: str, version: str, *, tenant: str | None = None, action: str
+) -> RollbackResult:
+    """Serve retriever ``version`` of ``collection``, blue-green, recording ``action``.
+
+    Used for rollbacks and for an admin's manual promotion of a version the gate did not
+    promote; the audit log records which it was.
 
     Raises:
         ValidationError: the version is not a retriever of this collection.
@@ -116,7 +134,7 @@ def rollback(
         started = time.perf_counter()
         build_index(rag, col, version)
         seconds = time.perf_counter() - started
-        previous = switch(rag, col, version, action="rollback")
+        previous = switch(rag, col, version, action=action)
     return RollbackResult(collection, previous, version, seconds)
 
 
@@ -149,6 +167,10 @@ def recover(rag: RAG, col: CollectionRef) -> list[str]:
     for version in cleaned:
         shutil.rmtree(partial_dir(model_dir(rag, col.id, version)), ignore_errors=True)
     if cleaned:
-        rag.catalog.audit("retriever.recover", target=f"{col.tenant}/{col.name}",
-                          tenant_id=col.tenant_id, details={"cleaned": cleaned})
+        rag.catalog.audit(
+            "retriever.recover",
+            target=f"{col.tenant}/{col.name}",
+            tenant_id=col.tenant_id,
+            details={"cleaned": cleaned},
+        )
     return cleaned

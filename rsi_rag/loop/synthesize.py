@@ -48,8 +48,12 @@ class SynthesisReport:
     cached_chunks: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"generated": self.generated, "kept": self.kept, "filtered": self.filtered,
-                "cached_chunks": self.cached_chunks}
+        return {
+            "generated": self.generated,
+            "kept": self.kept,
+            "filtered": self.filtered,
+            "cached_chunks": self.cached_chunks,
+        }
 
 
 def _cache_key(method: str, writer: str, text: str) -> str:
@@ -82,14 +86,27 @@ def generate_questions(
     tokenizer.padding_side = "left"  # decoder-only models continue from the right edge
     try:
         for start in range(0, len(prompts), batch_size):
-            texts = [tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False)
-                     for m in prompts[start:start + batch_size]]
-            enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False,
-                            truncation=True, max_length=1024).to(model.device)
+            texts = [
+                tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False)
+                for m in prompts[start : start + batch_size]
+            ]
+            enc = tokenizer(
+                texts,
+                return_tensors="pt",
+                padding=True,
+                add_special_tokens=False,
+                truncation=True,
+                max_length=1024,
+            ).to(model.device)
             with torch.inference_mode():
-                ids = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                                     repetition_penalty=1.1, pad_token_id=tokenizer.pad_token_id)
-            new = ids[:, enc["input_ids"].shape[1]:]
+                ids = model.generate(
+                    **enc,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    repetition_penalty=1.1,
+                    pad_token_id=tokenizer.pad_token_id,
+                )
+            new = ids[:, enc["input_ids"].shape[1] :]
             out.extend(tokenizer.batch_decode(new, skip_special_tokens=True))
     finally:
         tokenizer.padding_side = side
@@ -118,12 +135,23 @@ def synthesize(
     with catalog.session() as s:
         chunks = s.execute(
             select(Chunk.id, Chunk.document_id, Chunk.text, Chunk.meta)
-            .where(Chunk.collection_id == col.id).order_by(Chunk.id)
+            .where(Chunk.collection_id == col.id)
+            .order_by(Chunk.id)
         ).all()
-        cached = set(s.scalars(select(TrainingExample.cache_key).where(
-            TrainingExample.collection_id == col.id, TrainingExample.cache_key.is_not(None))))
-        kept_queries = list(s.scalars(select(TrainingExample.query).where(
-            TrainingExample.collection_id == col.id, TrainingExample.status == "active")))
+        cached = set(
+            s.scalars(
+                select(TrainingExample.cache_key).where(
+                    TrainingExample.collection_id == col.id, TrainingExample.cache_key.is_not(None)
+                )
+            )
+        )
+        kept_queries = list(
+            s.scalars(
+                select(TrainingExample.query).where(
+                    TrainingExample.collection_id == col.id, TrainingExample.status == "active"
+                )
+            )
+        )
     report = SynthesisReport()
     candidates: list[tuple[str, str, str, int, int]] = []  # method, writer, query, chunk, doc
     keys: list[str] = []
@@ -136,8 +164,12 @@ def synthesize(
     if writer:
         todo = fresh("question", writer)
         picked = rng.sample(todo, min(config.questions_per_cycle, len(todo)))
-        texts = generate_questions(rag.generator, [c[2] for c in picked],
-                                   config.question_max_tokens, config.generation_batch_size)
+        texts = generate_questions(
+            rag.generator,
+            [c[2] for c in picked],
+            config.question_max_tokens,
+            config.generation_batch_size,
+        )
         for c, q in zip(picked, texts, strict=True):
             keys.append(_cache_key("question", writer, c[2]))
             candidates.append(("question", writer, _clean_question(q) or "", c[0], c[1]))
@@ -178,8 +210,13 @@ def _verify(
         _, ids = index.search(vectors, config.round_trip_k)
         top = {i: set(ids[row].tolist()) for row, i in enumerate(valid)}
     with rag.catalog.session() as s:
-        deleted = set(s.scalars(select(Document.id).where(
-            Document.collection_id == col.id, Document.deleted.is_(True))))
+        deleted = set(
+            s.scalars(
+                select(Document.id).where(
+                    Document.collection_id == col.id, Document.deleted.is_(True)
+                )
+            )
+        )
         live = set(s.scalars(select(Chunk.id).where(Chunk.collection_id == col.id)))
     seen = {" ".join(q.lower().split()) for q in kept_queries}
     kept_vecs: list[Any] = []
@@ -199,8 +236,11 @@ def _verify(
             reason = "duplicate"
         else:
             vec = vectors[row_of[i]] if vectors is not None else None
-            if kept_vecs and vec is not None and float(
-                    np.max(np.stack(kept_vecs) @ vec)) >= config.near_duplicate_cosine:
+            if (
+                kept_vecs
+                and vec is not None
+                and float(np.max(np.stack(kept_vecs) @ vec)) >= config.near_duplicate_cosine
+            ):
                 reason = "near duplicate"
             elif vec is not None:
                 kept_vecs.append(vec)
@@ -210,19 +250,21 @@ def _verify(
         else:
             report.filtered[reason] = report.filtered.get(reason, 0) + 1
         gate = held_out(f"chunk:{chunk_id}", config.synthetic_gate_fraction, config.seed)
-        rows.append({
-            "query": query or "(none)",
-            "positive_chunk_ids": [chunk_id],
-            "negative_chunk_ids": [],
-            "document_ids": [doc_id],
-            "provenance": "synthetic",
-            "method": method,
-            "written_by": who or method,
-            "source_chunk_id": chunk_id,
-            "cache_key": keys[i],
-            "split": "gate" if gate else "train",
-            "status": "active" if reason is None else "filtered",
-            "reason": reason,
-            "cycle": cycle,
-        })
+        rows.append(
+            {
+                "query": query or "(none)",
+                "positive_chunk_ids": [chunk_id],
+                "negative_chunk_ids": [],
+                "document_ids": [doc_id],
+                "provenance": "synthetic",
+                "method": method,
+                "written_by": who or method,
+                "source_chunk_id": chunk_id,
+                "cache_key": keys[i],
+                "split": "gate" if gate else "train",
+                "status": "active" if reason is None else "filtered",
+                "reason": reason,
+                "cycle": cycle,
+            }
+        )
     return rows

@@ -114,7 +114,7 @@ def encode_example(
                 "tokenizer cannot be trained on the serving format"
             )
         if len(full) <= max_length:
-            return full, [-100] * len(prompt) + full[len(prompt):]
+            return full, [-100] * len(prompt) + full[len(prompt) :]
         if len(contexts) == 1:
             # One passage still too long: cut its text in proportion and try once more.
             keep = max(200, int(len(contexts[0]) * max_length / len(full)) - 200)
@@ -209,13 +209,14 @@ def train_adapter(
     model: Any = AutoModelForCausalLM.from_pretrained(ref, dtype=torch.float32)
     fingerprint = base_fingerprint(model)
     if cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable(
-            gradient_checkpointing_kwargs={"use_reentrant": False}
-        )
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.config.use_cache = False
     lora = LoraConfig(
-        r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
-        target_modules=list(cfg.target_modules), task_type="CAUSAL_LM",
+        r=cfg.rank,
+        lora_alpha=cfg.alpha,
+        lora_dropout=cfg.dropout,
+        target_modules=list(cfg.target_modules),
+        task_type="CAUSAL_LM",
     )
     try:
         if init_adapter is not None:
@@ -287,8 +288,10 @@ def train_adapter(
                 # Summed over answer tokens and divided by the step's answer-token count:
                 # every answer token weighs the same whatever micro-batch it landed in.
                 loss = torch.nn.functional.cross_entropy(
-                    logits.reshape(-1, logits.shape[-1]).float(), target.reshape(-1),
-                    ignore_index=-100, reduction="sum",
+                    logits.reshape(-1, logits.shape[-1]).float(),
+                    target.reshape(-1),
+                    ignore_index=-100,
+                    reduction="sum",
                 ) / max(n_tokens, 1)
                 loss.backward()  # type: ignore[no-untyped-call]
                 step_loss += float(loss)

@@ -63,12 +63,20 @@ def _triplets(
     mined: list[tuple[str, str, str]] = []
     if todo:
         lo, hi = config.negative_range
-        data = Dataset.from_dict({"anchor": [p.query for p in todo],
-                                  "positive": [p.positive for p in todo]})
+        data = Dataset.from_dict(
+            {"anchor": [p.query for p in todo], "positive": [p.positive for p in todo]}
+        )
         out = mine_hard_negatives(
-            data, model, corpus=list(corpus), range_min=lo, range_max=hi,
-            relative_margin=0.05, num_negatives=config.hard_negatives,
-            sampling_strategy="random", batch_size=64, verbose=False,
+            data,
+            model,
+            corpus=list(corpus),
+            range_min=lo,
+            range_max=hi,
+            relative_margin=0.05,
+            num_negatives=config.hard_negatives,
+            sampling_strategy="random",
+            batch_size=64,
+            verbose=False,
             output_format="triplet",
         )
         mined = [(r["anchor"], r["positive"], r["negative"]) for r in out]
@@ -130,8 +138,13 @@ def train_retriever(
     rows, mined = _triplets(model, pairs, corpus, config)
     from datasets import Dataset
 
-    data = Dataset.from_dict({"anchor": [r[0] for r in rows], "positive": [r[1] for r in rows],
-                              "negative": [r[2] for r in rows]})
+    data = Dataset.from_dict(
+        {
+            "anchor": [r[0] for r in rows],
+            "positive": [r[1] for r in rows],
+            "negative": [r[2] for r in rows],
+        }
+    )
     partial = partial_dir(out_dir)
     shutil.rmtree(partial, ignore_errors=True)
     args = SentenceTransformerTrainingArguments(
@@ -157,15 +170,22 @@ def train_retriever(
                 on_step(int(state.global_step), int(state.max_steps))
 
     trainer = SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=data,
-        loss=MultipleNegativesRankingLoss(model), callbacks=[_Progress()],
+        model=model,
+        args=args,
+        train_dataset=data,
+        loss=MultipleNegativesRankingLoss(model),
+        callbacks=[_Progress()],
     )
     result = trainer.train()
     shutil.rmtree(partial / "trainer", ignore_errors=True)
     model.save(str(partial))
     os.replace(partial, out_dir)
     return TrainResult(
-        str(out_dir), len(pairs), len(rows), mined, int(result.global_step),
+        str(out_dir),
+        len(pairs),
+        len(rows),
+        mined,
+        int(result.global_step),
         float(result.training_loss) if result.training_loss is not None else None,
         time.perf_counter() - started,
     )

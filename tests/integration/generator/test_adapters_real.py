@@ -53,7 +53,9 @@ def test_loss_is_on_answer_tokens_of_the_serving_prompt(real_generator: HFGenera
     ids, labels = encode_example(tok, ex, 512)  # type: ignore[misc]
     prompt = tok.apply_chat_template(
         build_messages(ex.question, [Hit(i, 0, "", 0.0, t) for i, t in enumerate(ex.contexts)]),
-        add_generation_prompt=True, tokenize=True, return_dict=True,
+        add_generation_prompt=True,
+        tokenize=True,
+        return_dict=True,
     )["input_ids"]
     assert ids[: len(prompt)] == list(prompt)
     assert all(t == -100 for t in labels[: len(prompt)])
@@ -140,9 +142,16 @@ def test_corrupt_and_foreign_adapters_are_refused_while_the_champion_serves(
     from peft import LoraConfig, get_peft_model
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    tiny = LlamaForCausalLM(LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=30,
-                                        num_attention_heads=4, num_key_value_heads=4,
-                                        vocab_size=49152))
+    tiny = LlamaForCausalLM(
+        LlamaConfig(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=30,
+            num_attention_heads=4,
+            num_key_value_heads=4,
+            vocab_size=49152,
+        )
+    )
     other = tmp_path / "other"
     get_peft_model(tiny, LoraConfig(r=8, target_modules=["q_proj", "v_proj"])).save_pretrained(
         str(other)
@@ -175,16 +184,22 @@ def test_merged_export_answers_like_the_adapter(
 
     ids = real_generator.encode_chat(_msgs())
     with torch.inference_mode():
-        gen = merged.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=8,
-                              do_sample=False, repetition_penalty=1.1,
-                              pad_token_id=real_generator.tokenizer.pad_token_id)
-    text = real_generator.tokenizer.decode(gen[0, ids.shape[1]:], skip_special_tokens=True)
+        gen = merged.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=8,
+            do_sample=False,
+            repetition_penalty=1.1,
+            pad_token_id=real_generator.tokenizer.pad_token_id,
+        )
+    text = real_generator.tokenizer.decode(gen[0, ids.shape[1] :], skip_special_tokens=True)
     assert text == adapted
 
 
 def test_training_resumes_from_its_last_checkpoint(tmp_path: Path) -> None:
-    cfg = LoRATrainingConfig(max_steps=3, batch_size=2, grad_accum=1, learning_rate=5e-3,
-                             max_length=160, save_every=1)
+    cfg = LoRATrainingConfig(
+        max_steps=3, batch_size=2, grad_accum=1, learning_rate=5e-3, max_length=160, save_every=1
+    )
 
     def crash(step: int, loss: float) -> None:
         if step == 2:

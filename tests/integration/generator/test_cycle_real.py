@@ -24,22 +24,39 @@ pytestmark = pytest.mark.integration
 def test_cycle_trains_on_feedback_gates_and_records_the_decision(
     tmp_path: Path, real_generator: HFGenerator
 ) -> None:
-    rag = RAG(tmp_path / "d", RAGConfig(max_new_tokens=6, abstain_threshold=-1.0),
-              embedder=FakeEmbedder(), generator=real_generator)
-    docs = [SourceDocument(f"zog{i}.txt", f"On planet Zog-{i} the sky is {COLOURS[i]}.")
-            for i in range(4)]
+    rag = RAG(
+        tmp_path / "d",
+        RAGConfig(max_new_tokens=6, abstain_threshold=-1.0),
+        embedder=FakeEmbedder(),
+        generator=real_generator,
+    )
+    docs = [
+        SourceDocument(f"zog{i}.txt", f"On planet Zog-{i} the sky is {COLOURS[i]}.")
+        for i in range(4)
+    ]
     rag.ingest_documents(docs, "c")
     for i in range(4):
         ans = rag.ask(f"What colour is the sky on planet Zog-{i}?", "c")
         rag.feedback(ans.interaction_id, rating=-1, correction=f"{COLOURS[i]} [1]")
-    gate = [QAItem(f"g{i}", f"What colour is the sky on planet Zog-{i}?",
-                   (f"On planet Zog-{i} the sky is {COLOURS[i]}.",), (COLOURS[i],))
-            for i in range(4, 6)]
-    cfg = LoRATrainingConfig(max_steps=3, batch_size=2, grad_accum=1, learning_rate=5e-3,
-                             max_length=200, save_every=0)
+    gate = [
+        QAItem(
+            f"g{i}",
+            f"What colour is the sky on planet Zog-{i}?",
+            (f"On planet Zog-{i} the sky is {COLOURS[i]}.",),
+            (COLOURS[i],),
+        )
+        for i in range(4, 6)
+    ]
+    cfg = LoRATrainingConfig(
+        max_steps=3, batch_size=2, grad_accum=1, learning_rate=5e-3, max_length=200, save_every=0
+    )
     report = run_generator_cycle(
-        rag, "c", gate_items=gate, heldout_texts=["Cats sleep a lot during the day."],
-        cycle=1, train_config=cfg,
+        rag,
+        "c",
+        gate_items=gate,
+        heldout_texts=["Cats sleep a lot during the day."],
+        cycle=1,
+        train_config=cfg,
     )
     assert report.manifest["by_provenance"] == {"user_correction": 4}
     assert report.new_examples == 4 and report.train["steps"] == 3

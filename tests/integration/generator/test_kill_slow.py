@@ -24,8 +24,11 @@ train_adapter(planet_examples(4), sys.argv[1], cfg, progress=False)
 
 def test_kill_during_training_leaves_champion_files_intact_and_resumes(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[3]
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(tmp_path)], cwd=root,
-                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(tmp_path)],
+        cwd=root,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     deadline = time.time() + 600
     while not (tmp_path / "checkpoint" / "state.json").exists():
         assert proc.poll() is None and time.time() < deadline, "training never checkpointed"

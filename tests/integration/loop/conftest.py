@@ -10,8 +10,15 @@ from rsi_rag.loop.config import LoopConfig
 from tests.integration.loop.corpus import QUESTIONS, SYSTEMS, documents
 
 #: Tiny training: a couple of epochs over about a hundred short pairs.
-TINY = LoopConfig(questions_per_cycle=4, crops_per_cycle=8, epochs=2, batch_size=16,
-                  learning_rate=2e-4, min_train_examples=10, min_gate_examples=5)
+TINY = LoopConfig(
+    questions_per_cycle=4,
+    crops_per_cycle=8,
+    epochs=2,
+    batch_size=16,
+    learning_rate=2e-4,
+    min_train_examples=10,
+    min_gate_examples=5,
+)
 
 
 def open_rag(data_dir: Path, embedder: Any) -> Any:
@@ -24,8 +31,10 @@ def open_rag(data_dir: Path, embedder: Any) -> Any:
 
 def source_chunks(rag: Any, collection: str = "kb") -> dict[str, int]:
     col = rag.collection(collection)
-    return {rec.source: cid
-            for cid, rec in rag.catalog.chunks(col.id, rag.catalog.chunk_ids(col.id)).items()}
+    return {
+        rec.source: cid
+        for cid, rec in rag.catalog.chunks(col.id, rag.catalog.chunk_ids(col.id)).items()
+    }
 
 
 @pytest.fixture(scope="session")
@@ -40,8 +49,9 @@ def kb_template(tmp_path_factory: pytest.TempPathFactory, real_embedder: Any) ->
     for code, _, _ in SYSTEMS:
         for q in QUESTIONS:
             answer = rag.ask(q.format(code=code), "kb", k=len(chunks))
-            rag.feedback(answer.interaction_id,
-                         chosen_chunk_ids=[chunks[f"systems/{code.lower()}.md"]])
+            rag.feedback(
+                answer.interaction_id, chosen_chunk_ids=[chunks[f"systems/{code.lower()}.md"]]
+            )
     rag.close()
     return path
 

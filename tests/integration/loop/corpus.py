@@ -143,5 +143,7 @@ QUESTIONS = [
 
 def documents() -> list[tuple[str, str]]:
     """``(source id, text)`` of every system description."""
-    return [(f"systems/{code.lower()}.md", f"{topic.capitalize()}. {text}")
-            for code, topic, text in SYSTEMS]
+    return [
+        (f"systems/{code.lower()}.md", f"{topic.capitalize()}. {text}")
+        for code, topic, text in SYSTEMS
+    ]

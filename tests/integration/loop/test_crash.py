@@ -21,8 +21,9 @@ SCRIPT = Path(__file__).with_name("crash_proc.py")
 
 
 def _crash(*args: str) -> str:
-    proc = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == -9, proc.stdout + proc.stderr[-2000:]
     return proc.stdout
 
@@ -71,8 +72,14 @@ def test_kill_during_switch(kb_dir: Path, real_embedder: Any) -> None:
     # what is under test is the switch, not the training).
     folder = model_dir(rag, col.id, "kb-copy")
     shutil.copytree(packaged_embedder_path(), folder)
-    rag.registry.register("kb-copy", "retriever", str(folder), collection_id=col.id,
-                          parent_id=champion, status="candidate")
+    rag.registry.register(
+        "kb-copy",
+        "retriever",
+        str(folder),
+        collection_id=col.id,
+        parent_id=champion,
+        status="candidate",
+    )
     rag.close()
     assert "killing at switched" in _crash(str(kb_dir), "switch", "switched", "kb-copy")
 

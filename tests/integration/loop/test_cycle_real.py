@@ -20,14 +20,15 @@ PROBES = [f"What does {code} stand for in our company?" for code, _, _ in SYSTEM
 
 
 def _top(rag: Any) -> list[list[tuple[int, float]]]:
-    return [[(h.chunk_id, round(h.score, 5)) for h in rag.retrieve(q, "kb", k=5)]
-            for q in PROBES]
+    return [[(h.chunk_id, round(h.score, 5)) for h in rag.retrieve(q, "kb", k=5)] for q in PROBES]
 
 
 def _hit_rate(rag: Any) -> float:
     chunks = source_chunks(rag)
-    right = sum(rag.retrieve(q, "kb", k=1)[0].chunk_id == chunks[f"systems/{code.lower()}.md"]
-                for q, (code, _, _) in zip(PROBES, SYSTEMS, strict=True))
+    right = sum(
+        rag.retrieve(q, "kb", k=1)[0].chunk_id == chunks[f"systems/{code.lower()}.md"]
+        for q, (code, _, _) in zip(PROBES, SYSTEMS, strict=True)
+    )
     return right / len(PROBES)
 
 
@@ -89,8 +90,11 @@ def test_rejected_changes_nothing_promoted_changes_results(
     from rsi_rag.store.models import TrainingExample
 
     with rag.catalog.session() as s:
-        keys = Counter(s.scalars(select(TrainingExample.cache_key).where(
-            TrainingExample.provenance == "synthetic")))
+        keys = Counter(
+            s.scalars(
+                select(TrainingExample.cache_key).where(TrainingExample.provenance == "synthetic")
+            )
+        )
     assert keys and max(keys.values()) == 1
     assert promoted.synthesis["cached_chunks"] > 0
     rag.close()

@@ -86,7 +86,8 @@ def test_user_corrections_and_approvals_carry_their_context(fake_rag: RAG) -> No
     fake_rag.feedback(a3.interaction_id, rating=-1)  # no correction: nothing to learn
     got = collect_user_examples(fake_rag, "c")
     assert [(e.provenance, e.answer) for e in got] == [
-        ("user_correction", "5.2 days"), ("user_approved", a2.text)
+        ("user_correction", "5.2 days"),
+        ("user_approved", a2.text),
     ]
     assert got[0].contexts[0] == a1.hits[0].text
     assert got[0].source == f"interaction:{a1.interaction_id}"

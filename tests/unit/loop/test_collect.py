@@ -15,13 +15,15 @@ def _ask(rag: Any, q: str) -> Any:
 def test_feedback_kinds_become_grounded_pairs(kb: Any) -> None:
     ids = chunk_ids_by_source(kb)
     a = _ask(kb, "when is payroll paid")
-    kb.feedback(a.interaction_id, chosen_chunk_ids=[ids["doc0.md"]],
-                rejected_chunk_ids=[ids["doc1.md"]])
+    kb.feedback(
+        a.interaction_id, chosen_chunk_ids=[ids["doc0.md"]], rejected_chunk_ids=[ids["doc1.md"]]
+    )
     b = _ask(kb, "how long are backups kept")
     kb.feedback(b.interaction_id, rating=1)
     c = _ask(kb, "who approves vacation")
-    kb.feedback(c.interaction_id, correction="The team lead approves vacation requests in "
-                "the calendar tool")
+    kb.feedback(
+        c.interaction_id, correction="The team lead approves vacation requests in the calendar tool"
+    )
     d = _ask(kb, "nothing useful here")
     kb.feedback(d.interaction_id, rating=-1)  # no positive: skipped
     col = kb.collection("kb")

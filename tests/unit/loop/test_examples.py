@@ -17,19 +17,31 @@ from tests.unit.loop.conftest import chunk_ids_by_source
 
 
 def _row(q: str, chunk: int, doc: int, prov: str, **kw: Any) -> dict[str, Any]:
-    return {"query": q, "positive_chunk_ids": [chunk], "document_ids": [doc],
-            "provenance": prov, "method": "crop" if prov == "synthetic" else "feedback",
-            "source_chunk_id": chunk if prov == "synthetic" else None, **kw}
+    return {
+        "query": q,
+        "positive_chunk_ids": [chunk],
+        "document_ids": [doc],
+        "provenance": prov,
+        "method": "crop" if prov == "synthetic" else "feedback",
+        "source_chunk_id": chunk if prov == "synthetic" else None,
+        **kw,
+    }
 
 
 def test_synthetic_share_is_capped_and_real_data_kept(kb: Any) -> None:
     col = kb.collection("kb")
     ids = chunk_ids_by_source(kb)
     docs = {d.source: d.id for d in kb.documents("kb")}
-    add_examples(kb.catalog, col.id, [_row(f"u{i}", ids["doc0.md"], docs["doc0.md"], "user")
-                                      for i in range(10)])
-    add_examples(kb.catalog, col.id, [_row(f"s{i}", ids["doc1.md"], docs["doc1.md"],
-                                           "synthetic") for i in range(50)])
+    add_examples(
+        kb.catalog,
+        col.id,
+        [_row(f"u{i}", ids["doc0.md"], docs["doc0.md"], "user") for i in range(10)],
+    )
+    add_examples(
+        kb.catalog,
+        col.id,
+        [_row(f"s{i}", ids["doc1.md"], docs["doc1.md"], "synthetic") for i in range(50)],
+    )
     cfg = LoopConfig(max_synthetic_share=0.3)
     train = training_examples(kb.catalog, col.id, cfg)
     real = [e for e in train if e.provenance == "user"]
@@ -39,18 +51,25 @@ def test_synthetic_share_is_capped_and_real_data_kept(kb: Any) -> None:
     assert len(syn) / len(train) <= 0.3
     # Without real data the absolute cap applies.
     other = kb.create_collection("other")
-    add_examples(kb.catalog, other.id, [_row(f"s{i}", ids["doc1.md"], docs["doc1.md"],
-                                             "synthetic") for i in range(50)])
+    add_examples(
+        kb.catalog,
+        other.id,
+        [_row(f"s{i}", ids["doc1.md"], docs["doc1.md"], "synthetic") for i in range(50)],
+    )
     assert len(training_examples(kb.catalog, other.id, LoopConfig(max_synthetic_examples=7))) == 7
 
 
 def test_frozen_and_gate_examples_are_refused(kb: Any) -> None:
     col = kb.collection("kb")
     ids = chunk_ids_by_source(kb)
-    add_examples(kb.catalog, col.id, [
-        _row("gold", ids["doc0.md"], 1, "gold", split="gate", frozen=True),
-        _row("train", ids["doc0.md"], 1, "user"),
-    ])
+    add_examples(
+        kb.catalog,
+        col.id,
+        [
+            _row("gold", ids["doc0.md"], 1, "gold", split="gate", frozen=True),
+            _row("train", ids["doc0.md"], 1, "user"),
+        ],
+    )
     train = training_examples(kb.catalog, col.id, LoopConfig())
     assert [e.query for e in train] == ["train"]
     from sqlalchemy import select
@@ -59,8 +78,9 @@ def test_frozen_and_gate_examples_are_refused(kb: Any) -> None:
     from rsi_rag.store.models import TrainingExample
 
     with kb.catalog.session() as s:
-        gold = _example(s.scalars(select(TrainingExample).where(
-            TrainingExample.query == "gold")).one())
+        gold = _example(
+            s.scalars(select(TrainingExample).where(TrainingExample.query == "gold")).one()
+        )
     with pytest.raises(FrozenDataError, match="frozen"):
         refuse_frozen([*train, gold])
     with pytest.raises(ValidationError, match="provenance"):
@@ -71,10 +91,14 @@ def test_examples_of_deleted_documents_are_excluded(kb: Any) -> None:
     col = kb.collection("kb")
     ids = chunk_ids_by_source(kb)
     docs = {d.source: d.id for d in kb.documents("kb")}
-    add_examples(kb.catalog, col.id, [
-        _row("about payroll", ids["doc0.md"], docs["doc0.md"], "user"),
-        _row("about badges", ids["doc1.md"], docs["doc1.md"], "synthetic"),
-    ])
+    add_examples(
+        kb.catalog,
+        col.id,
+        [
+            _row("about payroll", ids["doc0.md"], docs["doc0.md"], "user"),
+            _row("about badges", ids["doc1.md"], docs["doc1.md"], "synthetic"),
+        ],
+    )
     kb.delete_document("kb", source="doc1.md")
     assert exclude_deleted(kb.catalog, col.id) == 1
     train = training_examples(kb.catalog, col.id, LoopConfig())

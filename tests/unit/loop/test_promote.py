@@ -19,8 +19,14 @@ def _challenger(rag: Any, version: str = "fake-b", status: str = "candidate") ->
     col = rag.collection("kb")
     emb = FakeEmbedder(dim=32, version=version)
     rag.register_embedder(emb)
-    rag.registry.register(version, "retriever", f"instance:{version}", collection_id=col.id,
-                          parent_id=col.retriever_version, status=status)
+    rag.registry.register(
+        version,
+        "retriever",
+        f"instance:{version}",
+        collection_id=col.id,
+        parent_id=col.retriever_version,
+        status=status,
+    )
     return emb
 
 
@@ -65,7 +71,8 @@ def test_switch_and_rollback_change_what_serves_and_queries_never_fail(kb: Any) 
     assert kb.registry.get("fake-b").status == "retired"
     again = kb.retrieve("when is payroll paid", "kb", k=3)
     assert [(h.chunk_id, h.dense_score) for h in again] == [
-        (h.chunk_id, h.dense_score) for h in before]
+        (h.chunk_id, h.dense_score) for h in before
+    ]
 
 
 def test_rollback_refuses_bad_versions(kb: Any) -> None:
@@ -122,6 +129,32 @@ def test_too_little_data_is_a_decision_not_a_crash(kb: Any) -> None:
     assert res.decision == "not_enough_data"
     assert "min_train_examples" in res.reasons[0]
     assert res.champion_after == res.champion_before == kb.collection("kb").retriever_version
-    assert not [v for v in kb.registry.list(kb.collection("kb").id)
-                if v.collection_id is not None]
+    assert not [v for v in kb.registry.list(kb.collection("kb").id) if v.collection_id is not None]
     assert any(a["action"] == "retriever.cycle" for a in kb.catalog.audit_log())
+
+
+def test_promote_job_serves_a_rejected_version_and_audits_the_override(kb: Any) -> None:
+    from rsi_rag.jobs import JobInfo
+    from rsi_rag.loop.jobs import run_promote_job
+
+    _challenger(kb, "fake-r", status="rejected")
+    kb.registry.update("fake-r", gate_decision={"decision": "reject", "reasons": ["ci"]})
+    col = kb.collection("kb")
+    job = JobInfo(1, "promote", "running", col.id, "kb", col.tenant, {"version": "fake-r"})
+    out = run_promote_job(kb, job)
+    assert out == {
+        "kind": "retriever",
+        "previous": "fake-embedder-v1",
+        "champion": "fake-r",
+        "gate_decision": "reject",
+    }
+    assert kb.collection("kb").retriever_version == "fake-r"
+    assert kb.registry.get("fake-r").status == "champion"
+    actions = [a["action"] for a in kb.catalog.audit_log()]
+    assert "retriever.manual_promote" in actions
+    with pytest.raises(ValidationError, match="needs 'version'"):
+        run_promote_job(kb, JobInfo(2, "promote", "running", col.id, "kb", col.tenant, {}))
+    with pytest.raises(UnknownModelVersionError):
+        run_promote_job(
+            kb, JobInfo(3, "promote", "running", col.id, "kb", col.tenant, {"version": "nope"})
+        )

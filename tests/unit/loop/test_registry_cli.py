@@ -13,10 +13,20 @@ from rsi_rag.loop.cycle import run_cycle
 def test_versions_trained_on_deleted_documents_are_marked(kb: Any) -> None:
     col = kb.collection("kb")
     docs = {d.source: d.id for d in kb.documents("kb")}
-    kb.registry.register("v-old", "retriever", "/x", collection_id=col.id,
-                         data_manifest={"document_ids": [docs["doc0.md"], docs["doc1.md"]]})
-    kb.registry.register("v-other", "retriever", "/y", collection_id=col.id,
-                         data_manifest={"document_ids": [docs["doc2.md"]]})
+    kb.registry.register(
+        "v-old",
+        "retriever",
+        "/x",
+        collection_id=col.id,
+        data_manifest={"document_ids": [docs["doc0.md"], docs["doc1.md"]]},
+    )
+    kb.registry.register(
+        "v-other",
+        "retriever",
+        "/y",
+        collection_id=col.id,
+        data_manifest={"document_ids": [docs["doc2.md"]]},
+    )
     kb.delete_document("kb", source="doc1.md")
     # A cycle starts by syncing deletions (it then stops: too little data).
     assert run_cycle(kb, "kb", use_generator=False).decision == "not_enough_data"
@@ -34,11 +44,16 @@ def test_models_cli_list_show_and_errors(kb: Any) -> None:
     from rsi_rag.cli import app
 
     col = kb.collection("kb")
-    kb.registry.register("kb-r1-abc", "retriever", "/x", collection_id=col.id,
-                         parent_id=col.retriever_version, status="rejected",
-                         data_manifest={"document_ids": [1, 2], "examples": 5})
-    kb.registry.update("kb-r1-abc", gate_decision={"decision": "reject",
-                                                   "challenger_score": 0.5})
+    kb.registry.register(
+        "kb-r1-abc",
+        "retriever",
+        "/x",
+        collection_id=col.id,
+        parent_id=col.retriever_version,
+        status="rejected",
+        data_manifest={"document_ids": [1, 2], "examples": 5},
+    )
+    kb.registry.update("kb-r1-abc", gate_decision={"decision": "reject", "challenger_score": 0.5})
     runner = CliRunner()
     base = ["--data-dir", str(kb.data_dir)]
     out = runner.invoke(app, ["models", "list", "-c", "kb", "--json", *base])
@@ -70,8 +85,11 @@ def test_improve_job_kind_runs_through_the_worker(kb: Any) -> None:
     worker = JobWorker(kb, poll_interval=0.05)
     worker.start()
     try:
-        job = worker.submit(IMPROVE_KIND, collection_id=kb.collection("kb").id,
-                            params={"cycles": 2, "use_generator": False})
+        job = worker.submit(
+            IMPROVE_KIND,
+            collection_id=kb.collection("kb").id,
+            params={"cycles": 2, "use_generator": False},
+        )
         info = worker.wait(job.id, 60)
     finally:
         worker.stop()
@@ -99,3 +117,24 @@ def test_due_for_improvement_counts_new_feedback(kb: Any) -> None:
     assert due_for_improvement(kb, col, cfg)
     collect_feedback(kb.catalog, col, cfg)
     assert not due_for_improvement(kb, col, cfg)
+
+
+def test_submit_due_queues_one_improve_job_per_due_collection(kb: Any) -> None:
+    import threading
+
+    from rsi_rag.jobs import JobWorker
+    from rsi_rag.loop.jobs import AutoImprover, submit_due
+
+    worker = JobWorker(kb)  # not started: jobs stay queued
+    assert submit_due(worker, kb) == []  # 6 unseen chunks, under the default threshold of 50
+    (kb.data_dir / "loop.json").write_text(json.dumps({"auto_min_new_examples": 3}))
+    queued = submit_due(worker, kb)
+    assert [(j.kind, j.collection, j.status) for j in queued] == [("improve", "kb", "queued")]
+    assert submit_due(worker, kb) == []  # one queued for the collection already
+    auto = AutoImprover(worker, kb, interval_s=0.05)
+    auto.start()
+    threading.Event().wait(0.3)
+    auto.stop()
+    assert [j.kind for j in worker.list()] == ["improve"]
+    with pytest.raises(ValidationError, match="interval_s"):
+        AutoImprover(worker, kb, interval_s=0)

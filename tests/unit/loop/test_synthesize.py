@@ -6,8 +6,9 @@ from rsi_rag.loop.config import LoopConfig
 from rsi_rag.loop.synthesize import _clean_question, synthesize
 from rsi_rag.types import SourceDocument
 
-CFG = LoopConfig(questions_per_cycle=4, crops_per_cycle=6, synthetic_gate_fraction=0.0,
-                 round_trip_k=3)
+CFG = LoopConfig(
+    questions_per_cycle=4, crops_per_cycle=6, synthetic_gate_fraction=0.0, round_trip_k=3
+)
 
 
 def _synthetic(rag: Any) -> list[Any]:
@@ -16,8 +17,9 @@ def _synthetic(rag: Any) -> list[Any]:
     from rsi_rag.store.models import TrainingExample
 
     with rag.catalog.session() as s:
-        return list(s.scalars(select(TrainingExample).where(
-            TrainingExample.provenance == "synthetic")))
+        return list(
+            s.scalars(select(TrainingExample).where(TrainingExample.provenance == "synthetic"))
+        )
 
 
 def test_questions_and_crops_are_verified_and_stored_with_provenance(kb: Any) -> None:
@@ -47,9 +49,17 @@ def test_cache_generates_only_for_new_or_changed_chunks(kb: Any) -> None:
     synthesize(kb, col, big, cycle=1)
     again = synthesize(kb, kb.collection("kb"), big, cycle=2)
     assert again.generated == {} and again.cached_chunks > 0
-    kb.ingest_documents([SourceDocument("doc0.md", "Payroll now pays staff every two weeks "
-                                        "on Thursday. Payslips move to the HR portal. Taxes "
-                                        "are withheld as before from the country tables.")], "kb")
+    kb.ingest_documents(
+        [
+            SourceDocument(
+                "doc0.md",
+                "Payroll now pays staff every two weeks "
+                "on Thursday. Payslips move to the HR portal. Taxes "
+                "are withheld as before from the country tables.",
+            )
+        ],
+        "kb",
+    )
     third = synthesize(kb, kb.collection("kb"), big, cycle=3)
     assert third.generated == {"question": 1, "crop": 1}
 
@@ -63,13 +73,32 @@ def test_round_trip_rejects_a_query_about_another_chunk(kb: Any) -> None:
     payroll = next(c for c in chunks.values() if c.source == "doc0.md")
     rooms = next(c for c in chunks.values() if c.source == "doc5.md")
     report = SynthesisReport()
-    rows = _verify(kb, col, LoopConfig(round_trip_k=1), [
-        ("question", "g", "When are salaried staff paid by payroll?", payroll.id,
-         payroll.document_id),
-        ("question", "g", "When are salaried staff paid by payroll?", rooms.id,
-         rooms.document_id),
-        ("question", "g", "", rooms.id, rooms.document_id),
-    ], ["k1", "k2", "k3"], [], 1, report)
+    rows = _verify(
+        kb,
+        col,
+        LoopConfig(round_trip_k=1),
+        [
+            (
+                "question",
+                "g",
+                "When are salaried staff paid by payroll?",
+                payroll.id,
+                payroll.document_id,
+            ),
+            (
+                "question",
+                "g",
+                "When are salaried staff paid by payroll?",
+                rooms.id,
+                rooms.document_id,
+            ),
+            ("question", "g", "", rooms.id, rooms.document_id),
+        ],
+        ["k1", "k2", "k3"],
+        [],
+        1,
+        report,
+    )
     assert [r["status"] for r in rows] == ["active", "filtered", "filtered"]
     assert report.filtered == {"round trip failed": 1, "malformed": 1}
 
@@ -83,5 +112,6 @@ def test_deleted_documents_yield_no_examples(kb: Any) -> None:
 
 def test_clean_question() -> None:
     assert _clean_question("Question: When is payroll paid?\nMore text") == (
-        "When is payroll paid?")
+        "When is payroll paid?"
+    )
     assert _clean_question("ok") is None

@@ -122,3 +122,39 @@ def test_end_user_principals_filter_retrieval(service_app: Tenants) -> None:
         headers=t.h("acme-read"),
     ).json()
     assert [h["source"] for h in chat["rsi_rag"]["hits"]] == ["all.md"]
+
+
+def test_promote_route_serves_the_version_through_the_loop_job(service_app: Tenants) -> None:
+    from rsi_rag.loop.jobs import PROMOTE_KIND, run_promote_job
+    from rsi_rag.testing import FakeEmbedder
+
+    t = service_app
+    rag = t.service.rag
+    col = rag.collection("handbook", tenant="acme")
+    rag.register_embedder(FakeEmbedder(dim=32, version="fake-c"))
+    rag.registry.register(
+        "fake-c",
+        "retriever",
+        "instance:fake-c",
+        collection_id=col.id,
+        parent_id=col.retriever_version,
+        status="rejected",
+    )
+    with job_kind(PROMOTE_KIND, run_promote_job):
+        url = "/v1/collections/handbook/models/fake-c/promote"
+        r = t.client.post(url, headers=t.h("acme-write"))
+        assert r.status_code == 403  # promotion is an admin's decision
+        r = t.client.post(url, headers=t.h("acme-admin"))
+        assert r.status_code == 202, r.text
+        done = t.service.worker.wait(r.json()["id"], 20)
+    assert done.status == "succeeded", done.error
+    assert done.result == {
+        "kind": "retriever",
+        "previous": col.retriever_version,
+        "champion": "fake-c",
+        "gate_decision": None,
+    }
+    r = t.client.get("/v1/collections/handbook/models", headers=t.h("acme-admin"))
+    assert r.json()["champions"]["retriever"] == "fake-c"
+    # Globex's collection of the same name is untouched.
+    assert rag.collection("handbook", tenant="globex").retriever_version != "fake-c"
