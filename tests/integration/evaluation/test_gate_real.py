@@ -4,6 +4,11 @@ The in-test corpus describes people by job, city and food; queries name the thre
 coded form (every word reversed) that the zero-shot model does not read well. Fine-tuning
 on the queries of 80 passages teaches the code, which transfers to the 40 held-out gate
 passages: a genuinely better challenger. Training on shuffled pairs teaches nothing true.
+
+The embedding guards are measured on held-out real text never trained on (paragraphs of the
+Python language reference that ships with Python), as perplexity is for the generator: the
+120 templated passages vary along 30 attribute values only, so any model that learns them
+concentrates their embeddings there, which is the task, not a collapse.
 """
 
 from __future__ import annotations
@@ -39,6 +44,18 @@ def _corpus() -> tuple[dict[str, str], dict[str, str]]:
     return passages, queries
 
 
+def _held_out_text(n: int = 256) -> list[str]:
+    from pydoc_data.topics import topics
+
+    paras = [
+        p.strip()
+        for name in sorted(topics)
+        for p in topics[name].split("\n\n")
+        if 150 < len(p.strip()) < 1200 and not p.strip().startswith((">>>", " "))
+    ]
+    return random.Random(0).sample(paras, min(n, len(paras)))
+
+
 def _search(model: Any, passages: dict[str, str]) -> Any:
     ids = list(passages)
     matrix = model.encode([passages[i] for i in ids], normalize_embeddings=True)
@@ -49,7 +66,6 @@ def _search(model: Any, passages: dict[str, str]) -> Any:
         top = np.argsort(-scores)[:k]
         return [(ids[j], float(scores[j])) for j in top]
 
-    search.matrix = matrix  # type: ignore[attr-defined]
     return search
 
 
@@ -108,10 +124,12 @@ def trained(real_embedder: Any, tmp_path_factory: pytest.TempPathFactory) -> dic
         base, [(q, p) for (q, _), p in zip(train_pairs, shuffled_pos, strict=True)], tmp / "bad"
     )
     out: dict[str, Any] = {"frozen": frozen}
+    held_out = _held_out_text()
     for name, model in (("champion", base), ("good", good), ("shuffled", bad)):
-        search = _search(model, passages)
-        out[name] = gate_eval.evaluate(search, model_version=name)
-        out[name + "_guards"] = guards.embedding_guards(search.matrix)  # type: ignore[attr-defined]
+        out[name] = gate_eval.evaluate(_search(model, passages), model_version=name)
+        out[name + "_guards"] = guards.embedding_guards(
+            model.encode(held_out, normalize_embeddings=True)
+        )
     return out
 
 
