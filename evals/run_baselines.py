@@ -38,6 +38,9 @@ def main() -> None:
     parser.add_argument(
         "--merge-only", action="store_true", help="Only merge the parts already in --out."
     )
+    parser.add_argument(
+        "--only", default="", help="Comma-separated jobs to rerun (the others are merged as is)."
+    )
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -52,7 +55,11 @@ def main() -> None:
     failed: list[str] = []
     # One system at a time: on a small machine, parallel model processes only slow each
     # other down and skew the latency figures.
-    for name, (code, *argv) in ({} if args.merge_only else jobs).items():
+    only = {j.strip() for j in args.only.split(",") if j.strip()}
+    if only - set(jobs):
+        parser.error(f"unknown jobs {sorted(only - set(jobs))}; known: {sorted(jobs)}")
+    selected = {n: j for n, j in jobs.items() if not only or n in only}
+    for name, (code, *argv) in ({} if args.merge_only else selected).items():
         print(f"running {name} (log: {out / f'{name}.log'})", flush=True)
         with (out / f"{name}.log").open("w") as log:
             rc = subprocess.run(
