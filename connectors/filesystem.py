@@ -3,6 +3,10 @@
 Access lists come from sidecar files: ``report.pdf.acl`` for one file, or a ``.acl`` file
 in a folder for everything under it (the nearest one wins), else the ``acl`` option. The
 version is the file's modification time and size, so a listing needs no reads.
+
+``RSI_RAG_FILESYSTEM_ROOTS`` (folders separated by ``os.pathsep``) confines roots to those
+folders. The service refuses filesystem sources from its API unless it is set, so a tenant
+admin cannot read arbitrary folders of the server.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from urllib.parse import quote_from_bytes
+
+from pydantic import field_validator
 
 from connectors.base import (
     ACL_SUFFIX,
@@ -23,7 +29,9 @@ from connectors.base import (
 from connectors.registry import register_connector
 from rsi_rag.errors import ConfigError, IngestError, SourceUnavailableError
 
-__all__ = ["FilesystemConnector", "FilesystemOptions"]
+__all__ = ["ROOTS_ENV", "FilesystemConnector", "FilesystemOptions", "allowed_roots", "check_root"]
+
+ROOTS_ENV = "RSI_RAG_FILESYSTEM_ROOTS"
 
 DEFAULT_SUFFIXES = (".csv", ".docx", ".htm", ".html", ".json", ".md", ".markdown", ".pdf", ".txt")
 
@@ -38,6 +46,32 @@ class FilesystemOptions(ConnectorOptions):
 
     root: str
     suffixes: tuple[str, ...] = DEFAULT_SUFFIXES
+
+    @field_validator("root")
+    @classmethod
+    def _confined(cls, value: str) -> str:
+        check_root(value)
+        return value
+
+
+def allowed_roots() -> list[Path] | None:
+    """The folders of ``RSI_RAG_FILESYSTEM_ROOTS``, or None when it is unset."""
+    raw = os.environ.get(ROOTS_ENV, "").strip()
+    if not raw:
+        return None
+    return [Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p.strip()]
+
+
+def check_root(root: str | Path) -> Path:
+    """``root`` resolved (links followed); refused when it lies outside the allowed roots."""
+    resolved = Path(root).expanduser().resolve()
+    allowed = allowed_roots()
+    if allowed is not None and not any(resolved.is_relative_to(a) for a in allowed):
+        raise ValueError(
+            f"root {str(resolved)!r} is outside the folders {ROOTS_ENV} allows "
+            f"({', '.join(str(a) for a in allowed)}); pick a folder under one of them"
+        )
+    return resolved
 
 
 def _read_acl(path: Path) -> tuple[str, ...]:
@@ -57,7 +91,10 @@ class FilesystemConnector(Connector):
     @property
     def root(self) -> Path:
         assert isinstance(self.options, FilesystemOptions)
-        return Path(self.options.root).expanduser().resolve()
+        try:  # checked again here: the allowed roots may have changed since it was added
+            return check_root(self.options.root)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
 
     def _list(self, cursor: str | None) -> Listing:
         assert isinstance(self.options, FilesystemOptions)

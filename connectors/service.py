@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from litestar import Controller, Litestar, delete, get, post
 
+from connectors.filesystem import ROOTS_ENV, allowed_roots
 from connectors.sync import SyncRunner
+from rsi_rag.errors import PermissionDeniedError
 from rsi_rag.jobs import JobInfo, job_kinds, register_job_kind
 from service.state import Principal, ServiceState
 
@@ -65,6 +67,12 @@ class SourceController(Controller):
     ) -> dict[str, Any]:
         """Add a source; options are validated now, secrets stay in the environment."""
         principal.require("admin")
+        if data.type == "filesystem" and allowed_roots() is None:
+            raise PermissionDeniedError(
+                f"filesystem sources are refused over the API until the server confines them: "
+                f"set {ROOTS_ENV} to the folders tenants may sync (or add the source with "
+                "'rsi-rag sources add' on the server)"
+            )
         runner = SyncRunner(service.rag, tenant=principal.tenant)
         info = runner.add_source(
             data.name, data.type, data.collection, data.options, interval_s=data.interval_s

@@ -65,9 +65,31 @@ def _retrieve(client: Any, principals: list[str]) -> set[str]:
     return {h["source"].rsplit("/", 1)[1] for h in hits}
 
 
-def test_sources_sync_and_acl_through_the_service(svc: Any, tmp_path: Path) -> None:
+def test_filesystem_sources_over_the_api_need_confined_roots(
+    svc: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = {"name": "etc", "type": "filesystem", "collection": "kb", "options": {"root": "/etc"}}
+    monkeypatch.delenv("RSI_RAG_FILESYSTEM_ROOTS", raising=False)
+    resp = svc.post("/v1/sources", json=body, headers=_h(svc, "admin"))
+    assert resp.status_code == 403 and "RSI_RAG_FILESYSTEM_ROOTS" in resp.text
+    monkeypatch.setenv("RSI_RAG_FILESYSTEM_ROOTS", str(tmp_path / "shares"))
+    resp = svc.post("/v1/sources", json=body, headers=_h(svc, "admin"))
+    assert resp.status_code == 400 and "outside the folders" in resp.text
+    # A link inside the allowed folder that points out of it is refused too.
+    (tmp_path / "shares").mkdir()
+    (tmp_path / "shares" / "escape").symlink_to("/etc")
+    body["options"] = {"root": str(tmp_path / "shares" / "escape")}
+    resp = svc.post("/v1/sources", json=body, headers=_h(svc, "admin"))
+    assert resp.status_code == 400 and "outside the folders" in resp.text
+    assert svc.get("/v1/sources", headers=_h(svc, "admin")).json()["sources"] == []
+
+
+def test_sources_sync_and_acl_through_the_service(
+    svc: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     share = tmp_path / "share"
     share.mkdir()
+    monkeypatch.setenv("RSI_RAG_FILESYSTEM_ROOTS", str(share))
     (share / "travel.txt").write_text("The travel policy allows economy flights.")
     (share / "salary.txt").write_text("The salary policy is confidential.")
     (share / "salary.txt.acl").write_text("group:hr")

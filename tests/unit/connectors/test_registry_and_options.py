@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -93,3 +94,22 @@ def test_acl_sidecar_parsing_and_fingerprint() -> None:
     assert fingerprint(a) != fingerprint(Item("x", "v1", acl=("bob",)))
     assert fingerprint(a) != fingerprint(Item("x", "v2", acl=("alice",)))
     assert fingerprint(a) == fingerprint(Item("x", "v1", acl=("alice",)))
+
+
+def test_filesystem_roots_confined_by_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connectors.filesystem import FilesystemConnector
+
+    allowed = tmp_path / "shares"
+    (allowed / "team").mkdir(parents=True)
+    monkeypatch.setenv("RSI_RAG_FILESYSTEM_ROOTS", str(allowed))
+    assert parse_options("filesystem", {"root": str(allowed / "team")})
+    with pytest.raises(ConfigError, match="outside the folders"):
+        parse_options("filesystem", {"root": str(allowed / ".." / "elsewhere")})
+    # A source stored before the variable narrowed is refused when it lists.
+    monkeypatch.delenv("RSI_RAG_FILESYSTEM_ROOTS")
+    conn = FilesystemConnector(parse_options("filesystem", {"root": str(tmp_path)}))
+    monkeypatch.setenv("RSI_RAG_FILESYSTEM_ROOTS", str(allowed))
+    with pytest.raises(ConfigError, match="outside the folders"):
+        conn.list_changes(None)

@@ -227,29 +227,34 @@ def _attempts(t: Tenants, g: dict[str, Any]) -> None:
 
 def _source_attempts(t: Tenants, call: Any) -> None:
     """The connectors package's /v1/sources routes, when it is installed."""
+    import os
     import tempfile
 
     from connectors.sync import SyncRunner
 
     root = tempfile.mkdtemp()
-    SyncRunner(t.service.rag, tenant="globex").add_source(
-        "gsrc", "filesystem", "handbook", {"root": root}
-    )
-    r = call("GET", "/v1/sources", "/v1/sources", {200})
-    assert "gsrc" not in r.text
-    call("DELETE", "/v1/sources/{name}", "/v1/sources/gsrc", {404})
-    call("POST", "/v1/sources/{name}/sync", "/v1/sources/gsrc/sync", {404})
-    call("GET", "/v1/sources/{name}/syncs", "/v1/sources/gsrc/syncs", {404})
-    call(
-        "POST",
-        "/v1/sources",
-        "/v1/sources",
-        {201},
-        json={
-            "name": "mine",
-            "type": "filesystem",
-            "collection": "handbook",
-            "options": {"root": root},
-        },
-    )
+    os.environ["RSI_RAG_FILESYSTEM_ROOTS"] = root  # the service refuses unconfined roots
+    try:
+        SyncRunner(t.service.rag, tenant="globex").add_source(
+            "gsrc", "filesystem", "handbook", {"root": root}
+        )
+        r = call("GET", "/v1/sources", "/v1/sources", {200})
+        assert "gsrc" not in r.text
+        call("DELETE", "/v1/sources/{name}", "/v1/sources/gsrc", {404})
+        call("POST", "/v1/sources/{name}/sync", "/v1/sources/gsrc/sync", {404})
+        call("GET", "/v1/sources/{name}/syncs", "/v1/sources/gsrc/syncs", {404})
+        call(
+            "POST",
+            "/v1/sources",
+            "/v1/sources",
+            {201},
+            json={
+                "name": "mine",
+                "type": "filesystem",
+                "collection": "handbook",
+                "options": {"root": root},
+            },
+        )
+    finally:
+        del os.environ["RSI_RAG_FILESYSTEM_ROOTS"]
     assert [s.name for s in SyncRunner(t.service.rag, tenant="globex").sources()] == ["gsrc"]
