@@ -96,6 +96,8 @@ class TrainResult:
     skipped: int = 0
     fingerprint: str = ""
     config: dict[str, Any] = field(default_factory=dict)
+    device: str = "cpu"
+    peak_gpu_mb: float = 0.0
 
 
 def encode_example(
@@ -170,6 +172,7 @@ def train_adapter(
     manifest: dict[str, Any] | None = None,
     on_step: Callable[[int, float], None] | None = None,
     init_adapter: str | Path | None = None,
+    device: str | None = None,
 ) -> TrainResult:
     """Train a LoRA adapter; the finished adapter is ``output_dir/adapter``.
 
@@ -184,6 +187,8 @@ def train_adapter(
         on_step: Called with (step, loss) after every optimizer step.
         init_adapter: Continue training this adapter (e.g. the champion's) instead of
             starting a new one; its rank and targets then override ``config``'s.
+        device: ``cpu``, ``cuda`` or ``None`` (a visible GPU, else the CPU). On a GPU the
+            forward and backward passes run in bfloat16 autocast; weights stay float32.
     """
     import torch
     from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
@@ -191,6 +196,7 @@ def train_adapter(
     from tqdm.auto import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer, get_linear_schedule_with_warmup
 
+    from rsi_rag.embed.sentence_transformer import resolve_device
     from rsi_rag.generate.models import resolve_generator
 
     cfg = config or LoRATrainingConfig()
@@ -208,6 +214,11 @@ def train_adapter(
     torch.manual_seed(cfg.seed)
     model: Any = AutoModelForCausalLM.from_pretrained(ref, dtype=torch.float32)
     fingerprint = base_fingerprint(model)
+    dev = resolve_device(device)
+    on_gpu = dev.startswith("cuda")
+    model.to(dev)
+    if on_gpu:
+        torch.cuda.reset_peak_memory_stats(dev)
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.config.use_cache = False
@@ -243,7 +254,8 @@ def train_adapter(
         state = json.loads((ckpt / "state.json").read_text())
         weights = load_file(str(ckpt / "adapter" / "adapter_model.safetensors"))
         set_peft_model_state_dict(model, weights)
-        optim.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
+        optim_state = torch.load(ckpt / "optimizer.pt", weights_only=True, map_location=dev)
+        optim.load_state_dict(optim_state)
         sched.load_state_dict(torch.load(ckpt / "scheduler.pt", weights_only=True))
         step, losses = int(state["step"]), list(state["losses"])
     resumed_from = step
@@ -283,7 +295,9 @@ def train_adapter(
                     ids[row, : len(x)] = torch.tensor(x)
                     labels[row, : len(y)] = torch.tensor(y)
                     mask[row, : len(x)] = 1
-                logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+                ids, labels, mask = ids.to(dev), labels.to(dev), mask.to(dev)
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=on_gpu):
+                    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
                 target = labels[:, 1:]
                 # Summed over answer tokens and divided by the step's answer-token count:
                 # every answer token weighs the same whatever micro-batch it landed in.
@@ -294,7 +308,7 @@ def train_adapter(
                     reduction="sum",
                 ) / max(n_tokens, 1)
                 loss.backward()  # type: ignore[no-untyped-call]
-                step_loss += float(loss)
+                step_loss += float(loss.detach())
                 del logits, loss
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optim.step()
@@ -338,4 +352,6 @@ def train_adapter(
         skipped=len(examples) - len(data),
         fingerprint=fingerprint,
         config=meta["config"],
+        device=dev,
+        peak_gpu_mb=torch.cuda.max_memory_allocated(dev) / 2**20 if on_gpu else 0.0,
     )
