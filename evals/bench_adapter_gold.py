@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from evals.bench_generator_loop import DATA, gold_item, load, split
+from evals.bench_generator_loop import DATA, gold_item, load, lora_config, split
 
 
 def examples(train_q: list[Any], corpus: dict[str, Any], abstain: int, seed: int) -> list[Any]:
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from rsi_rag.generate.hf import HFGenerator
     from rsi_rag.loop.gate import Gate, GatePolicy, paired_bootstrap_ci
     from rsi_rag.loop.generator_eval import GeneratorEvaluator
-    from rsi_rag.loop.train_generator import LoRATrainingConfig, train_adapter
+    from rsi_rag.loop.train_generator import train_adapter
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA)
@@ -84,24 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     out["sizes"] = {"train_examples": len(data), "report": len(report_q), "gate": len(gate_q)}
     print(json.dumps(out["sizes"]), flush=True)
 
-    cfg = LoRATrainingConfig(
-        rank=args.rank,
-        alpha=2 * args.rank,
-        learning_rate=args.lr,
-        max_steps=args.steps,
-        batch_size=args.batch,
-        grad_accum=args.accum,
-        max_length=args.max_length,
-        target_modules=(
-            "q_proj",
-            "k_proj",
-            "v_proj",
-            "o_proj",
-            "gate_proj",
-            "up_proj",
-            "down_proj",
-        ),
-        save_every=0,
+    cfg = lora_config(
+        args.lr, args.steps, args.batch, args.accum, args.max_length, rank=args.rank, save_every=0
     )
     started = time.perf_counter()
     result = train_adapter(

@@ -89,6 +89,28 @@ def paired(before: Any, after: Any, metric: str) -> dict[str, float]:
     }
 
 
+ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def lora_config(
+    lr: float, steps: int, batch: int, accum: int, max_length: int, *, rank: int = 16, **kw: Any
+) -> Any:
+    """The benchmarks' adapter recipe: LoRA on every linear layer, alpha twice the rank."""
+    from rsi_rag.loop.train_generator import LoRATrainingConfig
+
+    return LoRATrainingConfig(
+        rank=rank,
+        alpha=2 * rank,
+        learning_rate=lr,
+        max_steps=steps,
+        batch_size=batch,
+        grad_accum=accum,
+        max_length=max_length,
+        target_modules=ALL_LINEAR,
+        **kw,
+    )
+
+
 def _dump(out: dict[str, Any], path: str) -> None:
     out["peak_rss_mb"] = rss_mb()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +127,6 @@ def covid(args: argparse.Namespace) -> dict[str, Any]:
     from rsi_rag.loop.generator_cycle import promote_generator, run_generator_cycle
     from rsi_rag.loop.generator_data import abstention_example, synthetic_examples
     from rsi_rag.loop.generator_eval import GeneratorEvaluator
-    from rsi_rag.loop.train_generator import LoRATrainingConfig
 
     torch.set_num_threads(args.threads)
     out: dict[str, Any] = {"args": vars(args)}
@@ -192,25 +213,7 @@ def covid(args: argparse.Namespace) -> dict[str, Any]:
         for pid, row in corpus.items()
         if row.get("doc_id") not in {q["doc_id"] for q in train_q}
     ][: args.heldout]
-    cfg = LoRATrainingConfig(
-        rank=16,
-        alpha=32,
-        learning_rate=args.lr,
-        max_steps=args.steps,
-        batch_size=2,
-        grad_accum=args.accum,
-        max_length=args.max_length,
-        target_modules=(
-            "q_proj",
-            "k_proj",
-            "v_proj",
-            "o_proj",
-            "gate_proj",
-            "up_proj",
-            "down_proj",
-        ),
-        save_every=10,
-    )
+    cfg = lora_config(args.lr, args.steps, 2, args.accum, args.max_length, save_every=10)
     t1 = time.perf_counter()
     report = run_generator_cycle(
         rag,
@@ -398,7 +401,6 @@ def covid_gold(args: argparse.Namespace) -> dict[str, Any]:
     from rsi_rag.loop.generator_cycle import run_generator_cycle
     from rsi_rag.loop.generator_data import abstention_example
     from rsi_rag.loop.generator_eval import GeneratorEvaluator
-    from rsi_rag.loop.train_generator import LoRATrainingConfig
     from rsi_rag.store.models import Chunk, Document
     from rsi_rag.testing import FakeEmbedder
     from rsi_rag.types import SourceDocument
@@ -452,25 +454,7 @@ def covid_gold(args: argparse.Namespace) -> dict[str, Any]:
     print("base gold-context", base.summary(), flush=True)
     _dump(out, args.out)
     heldout = [corpus[q["gold_pids"][0]]["text"] for q in eval_q[-args.heldout :]]
-    cfg = LoRATrainingConfig(
-        rank=16,
-        alpha=32,
-        learning_rate=args.lr,
-        max_steps=args.steps,
-        batch_size=2,
-        grad_accum=args.accum,
-        max_length=args.max_length,
-        target_modules=(
-            "q_proj",
-            "k_proj",
-            "v_proj",
-            "o_proj",
-            "gate_proj",
-            "up_proj",
-            "down_proj",
-        ),
-        save_every=10,
-    )
+    cfg = lora_config(args.lr, args.steps, 2, args.accum, args.max_length, save_every=10)
     t1 = time.perf_counter()
     report = run_generator_cycle(
         rag,
