@@ -157,14 +157,18 @@ class FrozenSets:
                 q = q.where(EvaluationSet.collection_id == collection_id)
             return [self._info(r) for r in s.scalars(q)]
 
-    def frozen_fingerprints(self, collection_id: int | None = None) -> dict[str, str]:
-        """Fingerprint -> name of the set holding it."""
+    def frozen_fingerprints(
+        self, collection_id: int | None = None, role: str | None = None
+    ) -> dict[str, str]:
+        """Fingerprint -> name of the set holding it (only sets of ``role`` when given)."""
         with self.catalog.session() as s:
             q = select(FrozenExample.fingerprint, EvaluationSet.name).join(
                 EvaluationSet, EvaluationSet.id == FrozenExample.set_id
             )
             if collection_id is not None:
                 q = q.where(FrozenExample.collection_id == collection_id)
+            if role is not None:
+                q = q.where(EvaluationSet.role == role)
             return {fp: name for fp, name in s.execute(q)}
 
     def is_frozen(self, text: str, collection_id: int | None = None) -> bool:

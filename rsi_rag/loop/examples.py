@@ -129,10 +129,30 @@ def _active(collection_id: int, split: str) -> Any:
     )
 
 
+def _without_frozen(
+    catalog: Catalog, collection_id: int, rows: list[Example], role: str | None = None
+) -> list[Example]:
+    """``rows`` minus examples whose query is in a registered frozen set (of ``role``).
+
+    A user may ask exactly what an evaluation set asks; such an example is skipped here
+    rather than failing the cycle, and never reaches training.
+    """
+    from rsi_rag.evaluation.frozen import FrozenSets, fingerprint
+
+    frozen = FrozenSets(catalog).frozen_fingerprints(collection_id, role)
+    if not frozen:
+        return rows
+    return [e for e in rows if fingerprint(e.query) not in frozen]
+
+
 def training_examples(catalog: Catalog, collection_id: int, config: LoopConfig) -> list[Example]:
-    """Every active real training example plus a capped, seeded sample of synthetic ones."""
+    """Every active real training example plus a capped, seeded sample of synthetic ones.
+
+    Examples whose query is in one of the collection's frozen evaluation sets are left out.
+    """
     with catalog.session() as s:
         rows = [_example(r) for r in s.scalars(_active(collection_id, "train")) if not r.frozen]
+    rows = _without_frozen(catalog, collection_id, rows)
     real = [e for e in rows if e.provenance != "synthetic"]
     synthetic = [e for e in rows if e.provenance == "synthetic"]
     limit = config.max_synthetic_examples
@@ -150,10 +170,13 @@ def gate_examples(catalog: Catalog, collection_id: int) -> tuple[list[Example], 
     """The collection's gate examples and their kind.
 
     Human-grounded examples (held-out user feedback and imported gold) are preferred;
-    only when there are none does the gate fall back to held-out synthetic queries.
+    only when there are none does the gate fall back to held-out synthetic queries. Queries
+    of the collection's frozen report sets are left out.
     """
     with catalog.session() as s:
         rows = [_example(r) for r in s.scalars(_active(collection_id, "gate"))]
+    # The gate is kept apart from the report sets, so reported figures are not selected on.
+    rows = _without_frozen(catalog, collection_id, rows, role="report")
     human = [e for e in rows if e.provenance != "synthetic"]
     if human:
         return human, "human"

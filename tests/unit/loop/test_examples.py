@@ -104,3 +104,32 @@ def test_examples_of_deleted_documents_are_excluded(kb: Any) -> None:
     train = training_examples(kb.catalog, col.id, LoopConfig())
     assert [e.query for e in train] == ["about payroll"]
     assert count_examples(kb.catalog, col.id)["deleted"] == 1
+
+
+def test_user_queries_equal_to_frozen_evaluation_queries_are_left_out(kb: Any) -> None:
+    from rsi_rag.evaluation.frozen import FrozenSets, assert_trainable
+    from rsi_rag.loop.examples import gate_examples
+
+    col = kb.collection("kb")
+    ids = chunk_ids_by_source(kb)
+    docs = {d.source: d.id for d in kb.documents("kb")}
+    sets = FrozenSets(kb.catalog)
+    sets.register(col.id, "report", [{"id": "r1", "query": "When is payroll paid?"}])
+    sets.register(col.id, "gate", [{"id": "g1", "query": "Who approves leave?"}], role="gate")
+    c, d = ids["doc0.md"], docs["doc0.md"]
+    add_examples(
+        kb.catalog,
+        col.id,
+        [
+            _row("when is  PAYROLL paid?", c, d, "user"),  # the report query, asked by a user
+            _row("Who approves leave?", c, d, "user"),  # the gate set's query
+            _row("How are payslips sent?", c, d, "user"),
+            _row("When is payroll paid?", c, d, "user", split="gate"),
+            _row("Who approves leave?", c, d, "gold", split="gate"),
+        ],
+    )
+    train = training_examples(kb.catalog, col.id, LoopConfig())
+    assert [e.query for e in train] == ["How are payslips sent?"]
+    assert_trainable(train, catalog=kb.catalog, collection_id=col.id)  # the cycle's check
+    gate, kind = gate_examples(kb.catalog, col.id)
+    assert kind == "human" and [e.query for e in gate] == ["Who approves leave?"]
