@@ -295,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--questions", type=int, default=64, help="generator questions per cycle")
     ap.add_argument("--crops", type=int, default=1000, help="crop/title chunks per cycle")
     ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--lr", type=float, default=None, help="learning rate (default: LoopConfig's)")
     ap.add_argument("--mining-corpus", type=int, default=4000)
     ap.add_argument("--json", default=None, help="write every row to this file")
     ap.add_argument(
@@ -317,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         crops_per_cycle=args.crops,
         epochs=args.epochs,
         mining_corpus_size=args.mining_corpus,
+        **({"learning_rate": args.lr} if args.lr else {}),
     )
     rows: list[dict[str, Any]] = []
     for scenario in [s.strip() for s in args.scenarios.split(",") if s.strip()]:
