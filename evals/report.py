@@ -132,14 +132,16 @@ def _guards_figure(decisions: list[dict[str, Any]]) -> str | None:
             ax.plot(
                 xs,
                 [r if r is not None else float("nan") for r in refs],
-                "k--",
+                "k_--",
+                ms=14,
                 lw=1,
                 label="reference",
             )
         ax.plot(
             xs,
             [v if v is not None else float("nan") for v in limits],
-            "r:",
+            "r_:",
+            ms=14,
             lw=1.5,
             label="tolerance limit",
         )
