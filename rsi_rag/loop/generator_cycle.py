@@ -65,14 +65,19 @@ def example_store(rag: Any, collection: str, frozen: Sequence[str] = ()) -> Exam
 
 
 def promote_generator(
-    rag: Any, collection: str, version: str, *, action: str = "generator.promote"
+    rag: Any,
+    collection: str,
+    version: str,
+    *,
+    action: str = "generator.promote",
+    tenant: str | None = None,
 ) -> None:
     """Make ``version`` (or ``"base"``) the collection's generator, without a restart.
 
     The adapter is loaded and validated first; only then is the champion switched, in one
     catalog update. Requests already running finish on the adapter they started with.
     """
-    col = rag.collection(collection)
+    col = rag.collection(collection, tenant)
     old = col.generator_version
     if version != BASE:
         info = rag.registry.get(version)
@@ -99,14 +104,16 @@ def promote_generator(
     )
 
 
-def rollback_generator(rag: Any, collection: str, to: str | None = None) -> str:
+def rollback_generator(
+    rag: Any, collection: str, to: str | None = None, *, tenant: str | None = None
+) -> str:
     """Switch back to ``to``, or to the champion's parent (``"base"`` when it has none)."""
-    col = rag.collection(collection)
+    col = rag.collection(collection, tenant)
     if to is None:
         current = col.generator_version
         parent = rag.registry.get(current).parent_id if current != BASE else None
         to = parent or BASE
-    promote_generator(rag, collection, to, action="generator.rollback")
+    promote_generator(rag, collection, to, action="generator.rollback", tenant=tenant)
     return to
 
 

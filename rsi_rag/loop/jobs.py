@@ -81,7 +81,8 @@ def run_rollback_job(rag: RAG, job: JobInfo) -> dict[str, Any]:
     if kind == "generator":
         from rsi_rag.loop.generator_cycle import rollback_generator
 
-        return {"kind": kind, "champion": rollback_generator(rag, collection, target)}
+        champion = rollback_generator(rag, collection, target, tenant=tenant)
+        return {"kind": kind, "champion": champion}
     if kind != "retriever":
         raise ValidationError(f"kind must be 'retriever' or 'generator', got {kind!r}")
     if not isinstance(target, str) or not target:
@@ -108,7 +109,9 @@ def run_promote_job(rag: RAG, job: JobInfo) -> dict[str, Any]:
     if info.kind == "generator":
         from rsi_rag.loop.generator_cycle import promote_generator
 
-        promote_generator(rag, collection, version, action="generator.manual_promote")
+        promote_generator(
+            rag, collection, version, action="generator.manual_promote", tenant=tenant
+        )
         return {"kind": "generator", "champion": version, "gate_decision": decision}
     if info.kind != "retriever":
         raise ValidationError(

@@ -158,3 +158,15 @@ def test_promote_job_serves_a_rejected_version_and_audits_the_override(kb: Any) 
         run_promote_job(
             kb, JobInfo(3, "promote", "running", col.id, "kb", col.tenant, {"version": "nope"})
         )
+
+
+def test_generator_rollback_job_acts_in_the_jobs_tenant(kb: Any) -> None:
+    from rsi_rag.jobs import JobInfo
+    from rsi_rag.loop.jobs import run_rollback_job
+
+    col = kb.create_collection("only-globex", tenant="globex")
+    params = {"kind": "generator", "to_version": "base"}
+    job = JobInfo(1, "rollback", "running", col.id, "only-globex", "globex", params)
+    assert run_rollback_job(kb, job) == {"kind": "generator", "champion": "base"}
+    last = kb.catalog.audit_log()[0]
+    assert (last["action"], last["target"]) == ("generator.rollback", "only-globex")
