@@ -111,6 +111,42 @@ def lora_config(
     )
 
 
+def one_cycle(
+    rag: Any,
+    args: argparse.Namespace,
+    out: dict[str, Any],
+    corpus: dict[str, Any],
+    gate_q: list[Any],
+    report_q: list[Any],
+    heldout: list[str],
+    extra: list[Any],
+    **kw: Any,
+) -> Any:
+    """One gated generator cycle on collection ``covid``, recorded in ``out`` and printed."""
+    from rsi_rag.loop.generator_cycle import run_generator_cycle
+
+    cfg = lora_config(args.lr, args.steps, 2, args.accum, args.max_length, save_every=10)
+    started = time.perf_counter()
+    report = run_generator_cycle(
+        rag,
+        "covid",
+        gate_items=[gold_item(q, corpus) for q in gate_q],
+        heldout_texts=heldout,
+        cycle=1,
+        extra_examples=extra,
+        train_config=cfg,
+        frozen_questions=[q["question"] for q in report_q],
+        progress=True,
+        **kw,
+    )
+    out["cycle"] = {**report.__dict__, "wall_seconds": time.perf_counter() - started}
+    keys = ("version", "promoted", "train", "manifest", "guards")
+    print("cycle", json.dumps({k: out["cycle"][k] for k in keys}), flush=True)
+    print("decision", report.decision["reasons"], flush=True)
+    _dump(out, args.out)
+    return report
+
+
 def _dump(out: dict[str, Any], path: str) -> None:
     out["peak_rss_mb"] = rss_mb()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -124,7 +160,7 @@ def rss_mb() -> float:
 def covid(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
-    from rsi_rag.loop.generator_cycle import promote_generator, run_generator_cycle
+    from rsi_rag.loop.generator_cycle import promote_generator
     from rsi_rag.loop.generator_data import abstention_example, synthetic_examples
     from rsi_rag.loop.generator_eval import GeneratorEvaluator
 
@@ -213,30 +249,7 @@ def covid(args: argparse.Namespace) -> dict[str, Any]:
         for pid, row in corpus.items()
         if row.get("doc_id") not in {q["doc_id"] for q in train_q}
     ][: args.heldout]
-    cfg = lora_config(args.lr, args.steps, 2, args.accum, args.max_length, save_every=10)
-    t1 = time.perf_counter()
-    report = run_generator_cycle(
-        rag,
-        "covid",
-        gate_items=[gold_item(q, corpus) for q in gate_q],
-        heldout_texts=heldout,
-        cycle=1,
-        extra_examples=extra,
-        train_config=cfg,
-        frozen_questions=[q["question"] for q in report_q],
-        progress=True,
-    )
-    out["cycle"] = {**report.__dict__, "wall_seconds": time.perf_counter() - t1}
-    print(
-        "cycle",
-        json.dumps(
-            {k: out["cycle"][k] for k in ("version", "promoted", "train", "manifest", "guards")}
-        ),
-        flush=True,
-    )
-    _dump(out, args.out)
-    print("decision", report.decision["reasons"], flush=True)
-    _dump(out, args.out)
+    report = one_cycle(rag, args, out, corpus, gate_q, report_q, heldout, extra)
     if not report.promoted:  # report the challenger's figures even when the gate refused it
         rag.adapters.load(report.version, rag.registry.get(report.version).path)
     gen = rag.adapters.generator(report.version)
@@ -398,7 +411,6 @@ def covid_gold(args: argparse.Namespace) -> dict[str, Any]:
     from rsi_rag import RAG
     from rsi_rag.config import RAGConfig
     from rsi_rag.generate import HFGenerator
-    from rsi_rag.loop.generator_cycle import run_generator_cycle
     from rsi_rag.loop.generator_data import abstention_example
     from rsi_rag.loop.generator_eval import GeneratorEvaluator
     from rsi_rag.store.models import Chunk, Document
@@ -454,30 +466,17 @@ def covid_gold(args: argparse.Namespace) -> dict[str, Any]:
     print("base gold-context", base.summary(), flush=True)
     _dump(out, args.out)
     heldout = [corpus[q["gold_pids"][0]]["text"] for q in eval_q[-args.heldout :]]
-    cfg = lora_config(args.lr, args.steps, 2, args.accum, args.max_length, save_every=10)
-    t1 = time.perf_counter()
-    report = run_generator_cycle(
+    report = one_cycle(
         rag,
-        "covid",
-        gate_items=[gold_item(q, corpus) for q in gate_q],
-        heldout_texts=heldout,
-        cycle=1,
-        extra_examples=extra,
-        train_config=cfg,
-        frozen_questions=[q["question"] for q in report_q],
-        progress=True,
+        args,
+        out,
+        corpus,
+        gate_q,
+        report_q,
+        heldout,
+        extra,
         max_new_tokens=args.max_new_tokens,
     )
-    out["cycle"] = {**report.__dict__, "wall_seconds": time.perf_counter() - t1}
-    print(
-        "cycle",
-        json.dumps(
-            {k: out["cycle"][k] for k in ("version", "promoted", "train", "manifest", "guards")}
-        ),
-        flush=True,
-    )
-    print("decision", report.decision["reasons"], flush=True)
-    _dump(out, args.out)
     ad = rag.adapters.generator(report.version, rag.registry.get(report.version).path)
     after = report_eval.evaluate(ad, model_version=report.version)
     out["adapter"] = {"gold": after.summary()}
