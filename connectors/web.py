@@ -3,11 +3,20 @@ fetched) or from a crawl that follows links within the allowed hosts.
 
 A crawl must fetch pages to find their links, so its version is the page's content hash:
 unchanged pages are fetched but not re-ingested. ``robots.txt`` is honoured.
+
+Only public addresses are fetched: a host that resolves to a loopback, private,
+link-local or otherwise non-global address (a cloud metadata endpoint, the service's own
+port, an internal admin page) is refused unless ``RSI_RAG_WEB_PRIVATE_HOSTS`` lists it
+(hosts or ``host:port``, comma-separated; ``*`` for any), so a tenant cannot point the
+server at the network behind it. Redirects are not followed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import os
+import socket
 import xml.etree.ElementTree as ET
 from collections import deque
 from typing import Any
@@ -18,7 +27,9 @@ from connectors.base import Connector, ConnectorOptions, Fetched, Item, Listing
 from connectors.registry import register_connector
 from rsi_rag.errors import ConfigError, IngestError, SourceUnavailableError
 
-__all__ = ["WebConnector", "WebOptions"]
+__all__ = ["PRIVATE_HOSTS_ENV", "WebConnector", "WebOptions", "check_public"]
+
+PRIVATE_HOSTS_ENV = "RSI_RAG_WEB_PRIVATE_HOSTS"
 
 _USER_AGENT = "rsi-rag-connector/1"
 _TEXT_TYPES = ("text/html", "text/plain", "text/markdown", "application/xhtml+xml")
@@ -47,6 +58,39 @@ class WebOptions(ConnectorOptions):
 
 def _host(url: str) -> str:
     return urlsplit(url).netloc.lower()
+
+
+def _private_hosts() -> set[str]:
+    raw = os.environ.get(PRIVATE_HOSTS_ENV, "")
+    return {h.strip().lower() for h in raw.split(",") if h.strip()}
+
+
+def check_public(url: str) -> None:
+    """Refuse ``url`` when its host resolves to a non-global address.
+
+    Raises:
+        ConfigError: the host is private, loopback, link-local or reserved and
+            ``RSI_RAG_WEB_PRIVATE_HOSTS`` does not list it.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    allowed = _private_hosts()
+    if not host or "*" in allowed or host in allowed or parts.netloc.lower() in allowed:
+        return
+    try:
+        infos = socket.getaddrinfo(host, parts.port or 80, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return  # unresolvable: the request itself reports the host as unreachable
+    for info in infos:
+        addr = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+            addr = addr.ipv4_mapped
+        if not addr.is_global:
+            raise ConfigError(
+                f"{url}: host {host!r} resolves to {addr}, a non-public address; the web "
+                f"connector fetches public addresses only. To sync an intranet site, list "
+                f"its host in {PRIVATE_HOSTS_ENV} on the server (comma-separated)"
+            )
 
 
 @register_connector
@@ -83,6 +127,7 @@ class WebConnector(Connector):
     def _get(self, url: str, *, whole_source: bool) -> Any:
         import httpx
 
+        check_public(url)
         try:
             resp = self.client().get(url)
         except httpx.HTTPError as exc:

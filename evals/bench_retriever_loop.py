@@ -47,9 +47,10 @@ def _doc_ids(rag: Any) -> dict[str, int]:
 
 
 def evaluate_test(
-    rag: Any, data: Any, modes: tuple[str, ...] = ("dense", "hybrid")
+    rag: Any, data: Any, modes: tuple[str, ...] = ("dense", "hybrid"), version: str | None = None
 ) -> dict[str, float]:
-    """Document-level nDCG@10 of the serving champion on the 300 test claims."""
+    """Document-level nDCG@10 on the 300 test claims: of the serving champion, or (dense
+    only) of retriever ``version``."""
     from rsi_rag.evaluation.metrics import ranking_scores
     from rsi_rag.loop.retrieval_eval import document_run
 
@@ -59,7 +60,7 @@ def evaluate_test(
     out: dict[str, float] = {}
     for mode in modes:
         if mode == "dense":
-            run = document_run(rag, col, col.retriever_version, queries, depth=100)
+            run = document_run(rag, col, version or col.retriever_version, queries, depth=100)
         else:
             run = {}
             for qid, text in queries.items():
@@ -187,7 +188,9 @@ def simulate_users(rag: Any, data: Any, exclude: set[str]) -> int:
     return n
 
 
-def run_cycles(rag: Any, data: Any, cycles: int, config: Any, label: str) -> list[dict[str, Any]]:
+def run_cycles(
+    rag: Any, data: Any, cycles: int, config: Any, label: str, report_rejected: bool = False
+) -> list[dict[str, Any]]:
     from rsi_rag.loop.cycle import run_cycle
 
     rows = []
@@ -223,6 +226,13 @@ def run_cycles(rag: Any, data: Any, cycles: int, config: Any, label: str) -> lis
             "wall_s": round(wall, 1),
             "reasons": res.reasons,
         }
+        if report_rejected and res.decision == "reject" and res.challenger:
+            # For the record only: the rejected challenger on the report set (its index
+            # is rebuilt for this and dropped again).
+            row["test_dense_rejected"] = evaluate_test(rag, data, ("dense",), res.challenger)[
+                "dense"
+            ]
+            rag.indexes.drop(rag.collection(COLLECTION).id, res.challenger)
         if res.challenger:
             row["gate_kind"] = (
                 rag.registry.get(res.challenger).data_manifest.get("gate_set", {}).get("kind")
@@ -254,7 +264,13 @@ def table(rows: list[dict[str, Any]], baseline: dict[str, float]) -> str:
             + " | "
             + (f"[{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else "")
             + " | "
-            f"{r['test_dense']:.4f} | {r['test_hybrid']:.4f} | "
+            f"{r['test_dense']:.4f}"
+            + (
+                f" (rejected challenger {r['test_dense_rejected']:.4f})"
+                if "test_dense_rejected" in r
+                else ""
+            )
+            + f" | {r['test_hybrid']:.4f} | "
             f"{r['guards'].get('effective_rank', '')} | {r['train_pairs'] or ''} | "
             f"{r['seconds']} | {r['wall_s']} |"
         )
@@ -294,10 +310,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cycles", type=int, default=2, help="cycles per scenario (five: 5)")
     ap.add_argument("--questions", type=int, default=64, help="generator questions per cycle")
     ap.add_argument("--crops", type=int, default=1000, help="crop/title chunks per cycle")
-    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--epochs", type=int, default=None, help="default: LoopConfig's")
     ap.add_argument("--lr", type=float, default=None, help="learning rate (default: LoopConfig's)")
+    ap.add_argument(
+        "--train-seq", type=int, default=None, help="training sequence length (LoopConfig's)"
+    )
     ap.add_argument("--mining-corpus", type=int, default=4000)
     ap.add_argument("--json", default=None, help="write every row to this file")
+    ap.add_argument(
+        "--report-rejected",
+        action="store_true",
+        help="also measure a rejected challenger's dense nDCG@10 on the test claims",
+    )
     ap.add_argument(
         "--corpus-limit",
         type=int,
@@ -316,9 +340,16 @@ def main(argv: list[str] | None = None) -> int:
     config = LoopConfig(
         questions_per_cycle=args.questions,
         crops_per_cycle=args.crops,
-        epochs=args.epochs,
         mining_corpus_size=args.mining_corpus,
-        **({"learning_rate": args.lr} if args.lr else {}),
+        **{
+            name: value
+            for name, value in (
+                ("epochs", args.epochs),
+                ("learning_rate", args.lr),
+                ("train_max_seq_length", args.train_seq),
+            )
+            if value is not None
+        },
     )
     rows: list[dict[str, Any]] = []
     for scenario in [s.strip() for s in args.scenarios.split(",") if s.strip()]:
@@ -335,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"unknown scenario {scenario!r}", file=sys.stderr)
             return 2
         cycles = 5 if scenario == "five" else args.cycles
-        got = run_cycles(rag, data, cycles, config, scenario)
+        got = run_cycles(rag, data, cycles, config, scenario, args.report_rejected)
         rows += got
         if scenario == "five":
             plot(got, baseline, work / "five_cycles.png")

@@ -41,6 +41,9 @@ class LoopConfig:
         batch_size: Training batch size (in-batch negatives of the ranking loss).
         learning_rate: Peak learning rate.
         hard_negatives: Hard negatives mined per training pair.
+        train_max_seq_length: Tokens of each text the model sees while training (0: the
+            model's own limit). Shorter sequences make an epoch cheaper; the saved model
+            keeps its own limit for encoding.
         negative_range: Ranks ``(min, max)`` of the champion's hits negatives come from;
             skipping the very top avoids unlabelled positives.
         mining_corpus_size: Chunks hard negatives are mined from (a seeded sample; 0 for
@@ -62,10 +65,11 @@ class LoopConfig:
     near_duplicate_cosine: float = 0.97
     min_train_examples: int = 16
     min_gate_examples: int = 5
-    epochs: int = 1
+    epochs: int = 3
     batch_size: int = 32
-    learning_rate: float = 2e-5
+    learning_rate: float = 5e-5
     hard_negatives: int = 1
+    train_max_seq_length: int = 128
     negative_range: tuple[int, int] = (10, 50)
     mining_corpus_size: int = 4000
     auto_min_new_examples: int = 50
@@ -86,6 +90,7 @@ class LoopConfig:
             "seed",
             "auto_min_new_examples",
             "mining_corpus_size",
+            "train_max_seq_length",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:

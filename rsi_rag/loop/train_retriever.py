@@ -145,6 +145,9 @@ def train_retriever(
             "negative": [r[2] for r in rows],
         }
     )
+    encode_limit = model.max_seq_length
+    if config.train_max_seq_length:
+        model.max_seq_length = min(config.train_max_seq_length, encode_limit or 10**9)
     partial = partial_dir(out_dir)
     shutil.rmtree(partial, ignore_errors=True)
     args = SentenceTransformerTrainingArguments(
@@ -178,6 +181,7 @@ def train_retriever(
     )
     result = trainer.train()
     shutil.rmtree(partial / "trainer", ignore_errors=True)
+    model.max_seq_length = encode_limit
     model.save(str(partial))
     os.replace(partial, out_dir)
     return TrainResult(

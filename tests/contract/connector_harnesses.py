@@ -456,4 +456,6 @@ ENV = {
     "RSI_TEST_S3_SECRET": S3_SECRET,
     "RSI_TEST_PG_PASSWORD": PG_PASSWORD,
     "RSI_TEST_IMAP_PASSWORD": IMAP_PASSWORD,
+    # The web harness serves its site on the loopback interface.
+    "RSI_RAG_WEB_PRIVATE_HOSTS": "127.0.0.1",
 }

@@ -75,7 +75,8 @@ def test_git_missing_ref_is_a_clear_error(tmp_path: Path, fake_rag: Any) -> None
 
 
 @pytest.fixture
-def sites(tmp_path: Path) -> Any:
+def sites(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("RSI_RAG_WEB_PRIVATE_HOSTS", "127.0.0.1")
     main_root, other_root = tmp_path / "main", tmp_path / "other"
     main_root.mkdir()
     other_root.mkdir()
