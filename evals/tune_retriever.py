@@ -1,0 +1,144 @@
+"""Side-by-side retriever training recipes on SciFact's train claims (dev split only).
+
+Each recipe is a :class:`~rsi_rag.loop.config.LoopConfig` override trained with the loop's
+own :func:`~rsi_rag.loop.train_retriever.train_retriever` on the same pairs: 80% of the
+train claims, each with its cited abstracts. The other 20% are the dev claims every recipe
+is scored on (document nDCG@10 over their cited abstracts plus seeded distractors). The
+test claims are never read, so choosing a recipe here does not tune on the report set.
+
+Usage::
+
+    python -m evals.tune_retriever --data ../shared/data/scifact \\
+        --recipe "epochs=1;train_max_seq_length=0" --recipe "epochs=3"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from evals.datasets import load_beir
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact"
+
+
+def parse_recipe(text: str) -> dict[str, Any]:
+    """``"epochs=3;learning_rate=5e-5"`` -> LoopConfig overrides (values read as JSON)."""
+    out: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        name, sep, raw = part.partition("=")
+        if not sep:
+            raise SystemExit(f"recipe part {part!r} is not name=value")
+        try:
+            out[name.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[name.strip()] = raw.strip()
+    return out
+
+
+def split_claims(qrels: dict[str, dict[str, int]], seed: int) -> tuple[list[str], list[str]]:
+    qids = sorted(qrels)
+    random.Random(seed).shuffle(qids)
+    n_dev = len(qids) // 5
+    return qids[n_dev:], qids[:n_dev]
+
+
+def dev_score(model_path: str, data: Any, dev: list[str], docs: list[str]) -> float:
+    """Mean document nDCG@10 of the dev claims over ``docs``."""
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    from rsi_rag.evaluation.metrics import ranking_scores
+
+    model = SentenceTransformer(model_path, device="cpu")
+    texts = [f"{data.corpus[d].title}\n{data.corpus[d].text}".strip() for d in docs]
+    doc_vecs = model.encode(texts, batch_size=64, normalize_embeddings=True)
+    q_vecs = model.encode([data.queries[q] for q in dev], normalize_embeddings=True)
+    scores = q_vecs @ doc_vecs.T
+    run = {}
+    for row, qid in enumerate(dev):
+        top = np.argsort(-scores[row])[:10]
+        run[qid] = {docs[j]: float(scores[row, j]) for j in top}
+    per = ranking_scores({q: data.qrels["train"][q] for q in dev}, run, ("ndcg@10",))["ndcg@10"]
+    return sum(per.values()) / len(per)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rsi_rag._packaged import packaged_embedder_path
+    from rsi_rag.loop.config import LoopConfig
+    from rsi_rag.loop.train_retriever import TrainPair, train_retriever
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default=str(DATA))
+    ap.add_argument(
+        "--recipe", action="append", default=[], help="LoopConfig overrides: name=value;..."
+    )
+    ap.add_argument("--distractors", type=int, default=2000, help="random uncited abstracts")
+    ap.add_argument("--mining-corpus", type=int, default=4000)
+    ap.add_argument("--train-limit", type=int, default=0, help="train claims used (0: all)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+
+    data = load_beir(args.data)
+    qrels = data.qrels["train"]
+    train, dev = split_claims(qrels, args.seed)
+    if args.train_limit:
+        train = train[: args.train_limit]
+    cited = {d for q in dev for d in qrels[q]}
+    rng = random.Random(args.seed + 1)
+    others = sorted(set(data.corpus) - cited)
+    rng.shuffle(others)
+    docs = sorted(cited) + others[: args.distractors]
+    text = {d: f"{e.title}\n{e.text}".strip() for d, e in data.corpus.items()}
+    pairs = [TrainPair(data.queries[q], text[d]) for q in train for d in sorted(qrels[q])]
+    pool = sorted(data.corpus)
+    rng.shuffle(pool)
+    corpus = [text[d] for d in pool[: args.mining_corpus or None]]
+    base = str(packaged_embedder_path())
+    print(
+        f"{len(train)} train claims ({len(pairs)} pairs), {len(dev)} dev claims, "
+        f"{len(docs)} documents scored",
+        flush=True,
+    )
+
+    rows = [{"recipe": "untrained", "dev_ndcg@10": dev_score(base, data, dev, docs)}]
+    print(json.dumps(rows[0]), flush=True)
+    work = Path(tempfile.mkdtemp(prefix="tune_retriever_"))
+    try:
+        for i, recipe in enumerate(args.recipe):
+            config = LoopConfig(**{"seed": args.seed, **parse_recipe(recipe)})
+            res = train_retriever(base, pairs, corpus, work / f"r{i}", config, device="cpu")
+            started = time.perf_counter()
+            row = {
+                "recipe": recipe,
+                "dev_ndcg@10": dev_score(res.path, data, dev, docs),
+                "triplets": res.triplets,
+                "steps": res.steps,
+                "train_s": round(res.seconds, 1),
+                "score_s": round(time.perf_counter() - started, 1),
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            shutil.rmtree(res.path, ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("| recipe | dev nDCG@10 | triplets | steps | train s |\n|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['recipe']} | {r['dev_ndcg@10']:.4f} | {r.get('triplets', '')} | "
+            f"{r.get('steps', '')} | {r.get('train_s', '')} |"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
