@@ -78,11 +78,14 @@ def check_public(url: str) -> None:
     if not host or "*" in allowed or host in allowed or parts.netloc.lower() in allowed:
         return
     try:
-        infos = socket.getaddrinfo(host, parts.port or 80, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        return  # unresolvable: the request itself reports the host as unreachable
-    for info in infos:
-        addr = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        addrs = [ipaddress.ip_address(host)]  # a literal address needs no lookup
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, parts.port or 80, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError):
+            return  # unresolvable: the request itself reports the host as unreachable
+        addrs = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    for addr in addrs:
         if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
             addr = addr.ipv4_mapped
         if not addr.is_global:
