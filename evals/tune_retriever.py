@@ -49,7 +49,9 @@ def split_claims(qrels: dict[str, dict[str, int]], seed: int) -> tuple[list[str]
     return qids[n_dev:], qids[:n_dev]
 
 
-def dev_score(model_path: str, data: Any, dev: list[str], docs: list[str]) -> float:
+def dev_score(
+    model_path: str, data: Any, dev: list[str], docs: list[str], text: dict[str, str]
+) -> float:
     """Mean document nDCG@10 of the dev claims over ``docs``."""
     import numpy as np
     from sentence_transformers import SentenceTransformer
@@ -57,8 +59,7 @@ def dev_score(model_path: str, data: Any, dev: list[str], docs: list[str]) -> fl
     from rsi_rag.evaluation.metrics import ranking_scores
 
     model = SentenceTransformer(model_path, device="cpu")
-    texts = [f"{data.corpus[d].title}\n{data.corpus[d].text}".strip() for d in docs]
-    doc_vecs = model.encode(texts, batch_size=64, normalize_embeddings=True)
+    doc_vecs = model.encode([text[d] for d in docs], batch_size=64, normalize_embeddings=True)
     q_vecs = model.encode([data.queries[q] for q in dev], normalize_embeddings=True)
     scores = q_vecs @ doc_vecs.T
     run = {}
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
 
-    rows = [{"recipe": "untrained", "dev_ndcg@10": dev_score(base, data, dev, docs)}]
+    rows = [{"recipe": "untrained", "dev_ndcg@10": dev_score(base, data, dev, docs, text)}]
     print(json.dumps(rows[0]), flush=True)
     work = Path(tempfile.mkdtemp(prefix="tune_retriever_"))
     try:
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             row = {
                 "recipe": recipe,
-                "dev_ndcg@10": dev_score(res.path, data, dev, docs),
+                "dev_ndcg@10": dev_score(res.path, data, dev, docs, text),
                 "triplets": res.triplets,
                 "steps": res.steps,
                 "train_s": round(res.seconds, 1),
