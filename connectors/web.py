@@ -8,7 +8,10 @@ Only public addresses are fetched: a host that resolves to a loopback, private,
 link-local or otherwise non-global address (a cloud metadata endpoint, the service's own
 port, an internal admin page) is refused unless ``RSI_RAG_WEB_PRIVATE_HOSTS`` lists it
 (hosts or ``host:port``, comma-separated; ``*`` for any), so a tenant cannot point the
-server at the network behind it. Redirects are not followed.
+server at the network behind it. The check runs again when each connection is opened, on
+the very addresses the socket connects to, so a name that resolves to a public address at
+the first look and to a private one at the second (DNS rebinding) is refused too. Redirects
+are not followed, and proxies from the environment are not used.
 """
 
 from __future__ import annotations
@@ -65,6 +68,26 @@ def _private_hosts() -> set[str]:
     return {h.strip().lower() for h in raw.split(",") if h.strip()}
 
 
+def _listed(host: str, port: int | None, allowed: set[str]) -> bool:
+    host = host.lower().strip("[]")
+    if "*" in allowed or host in allowed:
+        return True
+    return port is not None and bool({f"{host}:{port}", f"[{host}]:{port}"} & allowed)
+
+
+def _refuse_private(
+    where: str, host: str, addr: ipaddress.IPv4Address | ipaddress.IPv6Address
+) -> None:
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    if not addr.is_global:
+        raise ConfigError(
+            f"{where}: host {host!r} resolves to {addr}, a non-public address; the web "
+            f"connector fetches public addresses only. To sync an intranet site, list "
+            f"its host in {PRIVATE_HOSTS_ENV} on the server (comma-separated)"
+        )
+
+
 def check_public(url: str) -> None:
     """Refuse ``url`` when its host resolves to a non-global address.
 
@@ -74,26 +97,68 @@ def check_public(url: str) -> None:
     """
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    allowed = _private_hosts()
-    if not host or "*" in allowed or host in allowed or parts.netloc.lower() in allowed:
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if not host or _listed(host, port, _private_hosts()):
         return
     try:
         addrs = [ipaddress.ip_address(host)]  # a literal address needs no lookup
     except ValueError:
         try:
-            infos = socket.getaddrinfo(host, parts.port or 80, type=socket.SOCK_STREAM)
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError):
             return  # unresolvable: the request itself reports the host as unreachable
         addrs = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     for addr in addrs:
-        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-            addr = addr.ipv4_mapped
-        if not addr.is_global:
-            raise ConfigError(
-                f"{url}: host {host!r} resolves to {addr}, a non-public address; the web "
-                f"connector fetches public addresses only. To sync an intranet site, list "
-                f"its host in {PRIVATE_HOSTS_ENV} on the server (comma-separated)"
+        _refuse_private(url, host, addr)
+
+
+def _public_transport() -> Any:
+    """An httpx transport whose connections go only to vetted public addresses.
+
+    The host is resolved once per connection, every address it resolves to is checked,
+    and the socket connects to a checked address (TLS still verifies the host name), so
+    no second lookup can swap in a private address.
+    """
+    import httpcore
+    import httpx
+    from httpcore._backends.sync import SyncBackend
+
+    class VettingBackend(SyncBackend):  # type: ignore[misc]
+        def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
+            socket_options: Any = None,
+        ) -> Any:
+            if _listed(host, port, _private_hosts()):
+                return super().connect_tcp(host, port, timeout, local_address, socket_options)
+            try:
+                infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except (socket.gaierror, UnicodeError) as exc:
+                raise httpcore.ConnectError(f"cannot resolve {host!r}: {exc}") from exc
+            addrs = [str(info[4][0]).split("%")[0] for info in infos]
+            for addr in addrs:
+                _refuse_private(f"{host}:{port}", host, ipaddress.ip_address(addr))
+            last: Exception | None = None
+            for addr in dict.fromkeys(addrs):
+                try:
+                    return super().connect_tcp(addr, port, timeout, local_address, socket_options)
+                except httpcore.ConnectError as exc:
+                    last = exc
+            raise last or httpcore.ConnectError(f"no address to connect to for {host!r}")
+
+    class PublicTransport(httpx.HTTPTransport):
+        def __init__(self) -> None:
+            super().__init__(trust_env=False)
+            # The pool httpx would build, with the vetting network backend.
+            self._pool = httpcore.ConnectionPool(
+                ssl_context=httpx.create_ssl_context(trust_env=False),
+                network_backend=VettingBackend(),
             )
+
+    return PublicTransport()
 
 
 @register_connector
@@ -122,6 +187,7 @@ class WebConnector(Connector):
 
             self._client = httpx.Client(
                 timeout=self.opts.timeout_s,
+                transport=_public_transport(),
                 follow_redirects=False,
                 headers={"User-Agent": _USER_AGENT},
             )

@@ -7,8 +7,9 @@ Scenarios (each on its own copy of one ingested data directory):
 * ``synthetic_gate``: the same, but the gate set is only held-out synthetic queries.
 * ``users``: the 809 train claims arrive as user feedback (each claim with its cited
   abstracts as confirmed citations); 20% are held out to the gate set; plus synthetic data.
-* ``five``: five consecutive cycles of the ``users`` setting; per-cycle table, plot and
-  stage timings.
+* ``five``: five consecutive cycles of the ``users`` setting, the feedback arriving over
+  time: the train claims are split into ``--arrivals`` batches, one arriving before each
+  cycle (1: all before the first); per-cycle table, plot and stage timings.
 
 The 300 test claims are the frozen report set: registered as frozen, never trained or gated
 on. Every figure printed is measured on them, per document (nDCG@10, BEIR's protocol).
@@ -161,8 +162,9 @@ def import_gold_gate(rag: Any, data: Any, n: int, seed: int) -> int:
     return add_examples(rag.catalog, col.id, rows)
 
 
-def simulate_users(rag: Any, data: Any, exclude: set[str]) -> int:
-    """Each train claim is asked once and its cited abstracts confirmed as citations."""
+def simulate_users(rag: Any, data: Any, exclude: set[str], claims: list[str] | None = None) -> int:
+    """Each train claim (of ``claims``, default all) is asked once and its cited abstracts
+    confirmed as citations."""
     col = rag.collection(COLLECTION)
     docs = _doc_ids(rag)
     by_doc: dict[int, list[int]] = {}
@@ -170,7 +172,7 @@ def simulate_users(rag: Any, data: Any, exclude: set[str]) -> int:
         by_doc.setdefault(rec.document_id, []).append(cid)
     n = 0
     for qid, cited in data.qrels["train"].items():
-        if qid in exclude:
+        if qid in exclude or (claims is not None and qid not in claims):
             continue
         chosen = [c for p in cited for c in by_doc.get(docs[p], [])]
         hits = rag.retrieve(data.queries[qid], COLLECTION, k=10)
@@ -188,13 +190,30 @@ def simulate_users(rag: Any, data: Any, exclude: set[str]) -> int:
     return n
 
 
+def arrival_batches(data: Any, n: int, seed: int = 0) -> list[list[str]]:
+    """The train claims shuffled and split into ``n`` batches of (nearly) equal size."""
+    claims = sorted(data.qrels["train"])
+    random.Random(seed).shuffle(claims)
+    return [claims[i::n] for i in range(n)]
+
+
 def run_cycles(
-    rag: Any, data: Any, cycles: int, config: Any, label: str, report_rejected: bool = False
+    rag: Any,
+    data: Any,
+    cycles: int,
+    config: Any,
+    label: str,
+    report_rejected: bool = False,
+    arrivals: list[list[str]] | None = None,
 ) -> list[dict[str, Any]]:
     from rsi_rag.loop.cycle import run_cycle
 
     rows = []
-    for _ in range(cycles):
+    for i in range(cycles):
+        arrived = 0
+        if arrivals and i < len(arrivals):
+            arrived = simulate_users(rag, data, set(), arrivals[i])
+            print(f"  [{label}] {arrived} claims arrive with feedback", flush=True)
         started = time.perf_counter()
         res = run_cycle(
             rag,
@@ -210,6 +229,7 @@ def run_cycles(
         row = {
             "scenario": label,
             "cycle": res.cycle,
+            "claims_arrived": arrived,
             "decision": res.decision,
             "version": rag.collection(COLLECTION).retriever_version,
             "gate_kind": res.synthesis and (gate and "see manifest"),
@@ -283,7 +303,7 @@ def plot(rows: list[dict[str, Any]], baseline: dict[str, float], path: Path) -> 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, (ax, gx) = plt.subplots(1, 2, figsize=(11, 4))
     xs = [r["cycle"] for r in rows]
     ax.plot(xs, [r["test_dense"] for r in rows], "o-", label="test dense nDCG@10")
     ax.plot(xs, [r["test_hybrid"] for r in rows], "s-", label="test hybrid nDCG@10")
@@ -294,6 +314,13 @@ def plot(rows: list[dict[str, Any]], baseline: dict[str, float], path: Path) -> 
     ax.set_xlabel("cycle")
     ax.set_ylabel("nDCG@10 (SciFact test)")
     ax.legend(fontsize=7)
+    # Guards of each cycle's challenger, one axis each (their scales differ).
+    names = sorted({g for r in rows for g in r["guards"]})
+    axes = [gx] + [gx.twinx() for _ in names[1:2]]
+    for i, (name, axis) in enumerate(zip(names, axes, strict=False)):
+        axis.plot(xs, [r["guards"].get(name, float("nan")) for r in rows], "o-", c=f"C{i + 2}")
+        axis.set_ylabel(f"challenger {name}", color=f"C{i + 2}")
+    gx.set_xlabel("cycle")
     fig.tight_layout()
     fig.savefig(path)
 
@@ -316,6 +343,12 @@ def main(argv: list[str] | None = None) -> int:
         "--train-seq", type=int, default=None, help="training sequence length (LoopConfig's)"
     )
     ap.add_argument("--mining-corpus", type=int, default=4000)
+    ap.add_argument(
+        "--arrivals",
+        type=int,
+        default=5,
+        help="five: the train claims arrive in this many batches, one per cycle",
+    )
     ap.add_argument("--json", default=None, help="write every row to this file")
     ap.add_argument(
         "--report-rejected",
@@ -358,15 +391,18 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copytree(template, target)
         rag = _rag(target)
         gold: set[str] = set()
+        arrivals = None
         if scenario == "label_free":
             import_gold_gate(rag, data, 50, seed=0)
-        elif scenario in ("users", "five"):
+        elif scenario == "five":
+            arrivals = arrival_batches(data, max(1, args.arrivals))
+        elif scenario == "users":
             print(f"users: {simulate_users(rag, data, gold)} claims with feedback", flush=True)
         elif scenario != "synthetic_gate":
             print(f"unknown scenario {scenario!r}", file=sys.stderr)
             return 2
         cycles = 5 if scenario == "five" else args.cycles
-        got = run_cycles(rag, data, cycles, config, scenario, args.report_rejected)
+        got = run_cycles(rag, data, cycles, config, scenario, args.report_rejected, arrivals)
         rows += got
         if scenario == "five":
             plot(got, baseline, work / "five_cycles.png")
