@@ -10,6 +10,9 @@ Usage::
 
     python -m evals.tune_retriever --data ../shared/data/scifact \\
         --recipe "epochs=1;train_max_seq_length=0" --recipe "epochs=3"
+
+A recipe's ``precision`` (``auto``, ``fp32`` or ``bf16``) is the training arithmetic; the
+other names are LoopConfig fields. Scoring always encodes in float32.
 """
 
 from __future__ import annotations
@@ -114,12 +117,17 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="tune_retriever_"))
     try:
         for i, recipe in enumerate(args.recipe):
-            config = LoopConfig(**{"seed": args.seed, **parse_recipe(recipe)})
-            res = train_retriever(base, pairs, corpus, work / f"r{i}", config, device="cpu")
+            overrides = parse_recipe(recipe)
+            precision = str(overrides.pop("precision", "auto"))
+            config = LoopConfig(**{"seed": args.seed, **overrides})
+            res = train_retriever(
+                base, pairs, corpus, work / f"r{i}", config, device="cpu", precision=precision
+            )
             started = time.perf_counter()
             row = {
                 "recipe": recipe,
                 "dev_ndcg@10": dev_score(res.path, data, dev, docs, text),
+                "precision": res.precision,
                 "triplets": res.triplets,
                 "steps": res.steps,
                 "train_s": round(res.seconds, 1),

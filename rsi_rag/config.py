@@ -10,7 +10,9 @@ from typing import Any, Literal
 
 from rsi_rag.errors import ConfigError
 
-__all__ = ["RAGConfig", "RetrievalMode"]
+__all__ = ["PRECISIONS", "RAGConfig", "RetrievalMode"]
+
+PRECISIONS = ("auto", "fp32", "bf16")
 
 RetrievalMode = Literal["dense", "hybrid"]
 
@@ -45,6 +47,10 @@ class RAGConfig:
         max_new_tokens: Generation budget per answer.
         max_context_tokens: Token budget for the whole prompt; chunks beyond it are dropped.
         device: ``"cpu"``, ``"cuda"`` or ``None`` for automatic choice.
+        precision: Arithmetic of the embedder (encoding and retriever training):
+            ``"auto"`` uses bfloat16 where the hardware computes it natively (CPUs with
+            AMX or AVX512-BF16, recent GPUs) and float32 elsewhere; ``"fp32"`` and
+            ``"bf16"`` force one. Weights and stored vectors stay float32.
         supported_suffixes: File name endings the ingester reads.
     """
 
@@ -62,6 +68,7 @@ class RAGConfig:
     max_new_tokens: int = 96
     max_context_tokens: int = 1536
     device: str | None = None
+    precision: str = "auto"
     supported_suffixes: tuple[str, ...] = field(default=_SUPPORTED_SUFFIXES)
 
     def __post_init__(self) -> None:
@@ -97,6 +104,11 @@ class RAGConfig:
         if self.device not in (None, "cpu", "cuda") and not str(self.device).startswith("cuda:"):
             raise ConfigError(
                 f"device must be 'cpu', 'cuda', 'cuda:N' or None, got {self.device!r}"
+            )
+
+        if self.precision not in PRECISIONS:
+            raise ConfigError(
+                f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
             )
 
     def to_dict(self) -> dict[str, Any]:

@@ -139,7 +139,9 @@ class RAG:
                 from rsi_rag.embed.sentence_transformer import SentenceTransformerEmbedder
 
                 self._embedder = SentenceTransformerEmbedder(
-                    self.config.embedder, device=self.config.device
+                    self.config.embedder,
+                    device=self.config.device,
+                    precision=self.config.precision,
                 )
                 self._embedders[self._embedder.version] = self._embedder
             return self._embedder
@@ -200,7 +202,9 @@ class RAG:
             )
         from rsi_rag.embed.sentence_transformer import SentenceTransformerEmbedder
 
-        emb = SentenceTransformerEmbedder(info.path, device=self.config.device, version=version)
+        emb = SentenceTransformerEmbedder(
+            info.path, device=self.config.device, version=version, precision=self.config.precision
+        )
         with self._lock:
             self._embedders[version] = emb
         return emb

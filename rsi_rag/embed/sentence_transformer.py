@@ -64,13 +64,20 @@ class SentenceTransformerEmbedder(Embedder):
         name_or_path: A model folder or hub id; ``None`` for the packaged MiniLM-L6.
         device: ``cpu``, ``cuda`` or ``None`` (automatic).
         version: The identifier recorded with indexes; derived from the path if omitted.
+        precision: ``"auto"``, ``"fp32"`` or ``"bf16"`` (see :mod:`rsi_rag.embed.precision`).
     """
 
     def __init__(
-        self, name_or_path: str | None = None, device: str | None = None, version: str | None = None
+        self,
+        name_or_path: str | None = None,
+        device: str | None = None,
+        version: str | None = None,
+        precision: str = "auto",
     ) -> None:
         self.name_or_path = str(name_or_path or packaged_embedder_path())
         self._device = device
+        self._precision = precision
+        self._resolved: str | None = None
         self._version = version
         self._model: Any = None
         self._backend: Any = None
@@ -99,14 +106,34 @@ class SentenceTransformerEmbedder(Embedder):
             self._version = f"{Path(self.name_or_path).name or 'embedder'}-{digest}"
         return self._version
 
+    @property
+    def precision(self) -> str:
+        """The arithmetic encoding runs in: ``"fp32"`` or ``"bf16"``."""
+        if self._resolved is None:
+            from rsi_rag.embed.precision import resolve_precision
+
+            self._resolved = resolve_precision(self._precision, str(self.model.device))
+        return self._resolved
+
     def _encode(self, texts: list[str], *, batch_size: int, show_progress: bool) -> np.ndarray:
-        return self.model.encode(  # type: ignore[no-any-return]
-            texts,
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=show_progress,
-        )
+        import numpy as np
+
+        from rsi_rag.embed.precision import autocast
+
+        with autocast(self.precision, str(self.model.device)):
+            out = self.model.encode(
+                texts,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=show_progress,
+            )
+        vectors = np.asarray(out, dtype=np.float32)
+        if self.precision != "fp32" and len(vectors):
+            # Unit length in float32, whatever precision the last products ran in.
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors /= np.where(norms > 0, norms, 1.0)
+        return vectors
 
     def _tokenize(self, text: str) -> list[str]:
         # The Rust backend directly (the chunker calls this for every candidate split), on

@@ -228,6 +228,7 @@ def _train_and_gate(
         out,
         config,
         device=rag.config.device,
+        precision=rag.config.precision,
         on_step=lambda step, total: hook("train.step", {"step": step, "total": total}),
     )
     done("train")
@@ -243,7 +244,9 @@ def _train_and_gate(
     )
     from rsi_rag.embed.sentence_transformer import SentenceTransformerEmbedder
 
-    rag.register_embedder(SentenceTransformerEmbedder(str(out), rag.config.device, version))
+    rag.register_embedder(
+        SentenceTransformerEmbedder(str(out), rag.config.device, version, rag.config.precision)
+    )
     stage("index", version=version)
     build_index(rag, col, version)
     done("index")

@@ -46,6 +46,7 @@ class TrainResult:
     steps: int
     loss: float | None
     seconds: float
+    precision: str = "fp32"
 
 
 def partial_dir(out_dir: Path) -> Path:
@@ -100,6 +101,7 @@ def train_retriever(
     config: LoopConfig,
     *,
     device: str | None = None,
+    precision: str = "auto",
     on_step: Callable[[int, int], None] | None = None,
 ) -> TrainResult:
     """Fine-tune the model at ``base_path`` and save it to ``out_dir``.
@@ -111,6 +113,8 @@ def train_retriever(
         out_dir: Final model folder; must not exist yet.
         config: Epochs, batch size, learning rate, negatives.
         device: ``cpu``, ``cuda`` or ``None`` (automatic).
+        precision: ``"auto"``, ``"fp32"`` or ``"bf16"``: bfloat16 mixed precision (float32
+            weights) for mining and training where the hardware computes it natively.
         on_step: Called with ``(step, total_steps)`` after each optimizer step.
 
     Raises:
@@ -124,6 +128,7 @@ def train_retriever(
     from sentence_transformers.losses import MultipleNegativesRankingLoss
     from transformers import TrainerCallback
 
+    from rsi_rag.embed.precision import autocast, resolve_precision
     from rsi_rag.embed.sentence_transformer import resolve_device
 
     if len(pairs) < 2 or not corpus:
@@ -135,7 +140,9 @@ def train_retriever(
     dev = resolve_device(device)
     # A fresh instance: the serving copy of the champion must not see its weights change.
     model = SentenceTransformer(base_path, device=dev)
-    rows, mined = _triplets(model, pairs, corpus, config)
+    arith = resolve_precision(precision, dev)
+    with autocast(arith, dev):
+        rows, mined = _triplets(model, pairs, corpus, config)
     from datasets import Dataset
 
     data = Dataset.from_dict(
@@ -164,6 +171,7 @@ def train_retriever(
         seed=config.seed,
         data_seed=config.seed,
         use_cpu=dev == "cpu",
+        bf16=arith == "bf16",
         dataloader_num_workers=0,
     )
 
@@ -192,4 +200,5 @@ def train_retriever(
         int(result.global_step),
         float(result.training_loss) if result.training_loss is not None else None,
         time.perf_counter() - started,
+        arith,
     )
