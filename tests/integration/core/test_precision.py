@@ -40,6 +40,7 @@ def test_bf16_encoding_agrees_with_fp32(real_embedder: object) -> None:
     assert isinstance(base, SentenceTransformerEmbedder)
     fp32 = SentenceTransformerEmbedder(base.name_or_path, device="cpu", precision="fp32")
     bf16 = SentenceTransformerEmbedder(base.name_or_path, device="cpu", precision="bf16")
+    bf16.bf16_min_batch = 1
     a, b = fp32.encode(TEXTS), bf16.encode(TEXTS)
     assert a.dtype == b.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
@@ -47,3 +48,17 @@ def test_bf16_encoding_agrees_with_fp32(real_embedder: object) -> None:
     assert cos.min() > 0.999, cos
     assert not np.array_equal(a, b)
     assert fp32.precision == "fp32" and bf16.precision == "bf16"
+
+
+def test_small_calls_encode_in_fp32(real_embedder: object) -> None:
+    """A query (below ``bf16_min_batch`` texts) is encoded exactly as in float32."""
+    from rsi_rag.embed import SentenceTransformerEmbedder
+
+    base = real_embedder
+    assert isinstance(base, SentenceTransformerEmbedder)
+    fp32 = SentenceTransformerEmbedder(base.name_or_path, device="cpu", precision="fp32")
+    bf16 = SentenceTransformerEmbedder(base.name_or_path, device="cpu", precision="bf16")
+    np.testing.assert_array_equal(fp32.encode_query(TEXTS[0]), bf16.encode_query(TEXTS[0]))
+    many = TEXTS * 6
+    assert len(many) >= bf16.bf16_min_batch
+    assert not np.array_equal(fp32.encode(many), bf16.encode(many))
