@@ -121,7 +121,7 @@ def _public_transport() -> Any:
     """
     import httpcore
     import httpx
-    from httpcore._backends.sync import SyncBackend
+    from httpcore import SyncBackend
 
     class VettingBackend(SyncBackend):  # type: ignore[misc]
         def connect_tcp(

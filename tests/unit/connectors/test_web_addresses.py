@@ -103,7 +103,7 @@ def test_a_name_rebound_to_a_private_address_is_refused_at_connect(
 
 
 def test_connections_go_to_the_checked_address(monkeypatch: pytest.MonkeyPatch) -> None:
-    from httpcore._backends.sync import SyncBackend
+    from httpcore import SyncBackend
 
     from connectors.web import _public_transport
 
@@ -122,7 +122,7 @@ def test_connections_go_to_the_checked_address(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_a_listed_host_connects_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
-    from httpcore._backends.sync import SyncBackend
+    from httpcore import SyncBackend
 
     from connectors.web import _public_transport
 
