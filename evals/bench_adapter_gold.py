@@ -57,9 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--base", default=None, help="generator folder (default: packaged SmolLM2)")
     ap.add_argument("--device", default=None, help="cpu or cuda (default: a visible GPU)")
+    ap.add_argument("--precision", default="auto", help="training arithmetic: auto, fp32 or bf16")
     ap.add_argument("--train", type=int, default=0, help="train questions (0: all train-side)")
     ap.add_argument("--abstain", type=int, default=100, help="abstention examples")
-    ap.add_argument("--sample", type=int, default=100, help="report questions")
+    ap.add_argument(
+        "--sample", type=int, default=100, help="report questions (0: measure training only)"
+    )
     ap.add_argument("--gate", type=int, default=100, help="gate questions")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--lr", type=float, default=2e-4)
@@ -89,7 +92,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     started = time.perf_counter()
     result = train_adapter(
-        data, args.work, cfg, base=args.base, device=args.device, progress=False, resume=False
+        data,
+        args.work,
+        cfg,
+        base=args.base,
+        device=args.device,
+        precision=args.precision,
+        progress=False,
+        resume=False,
     )
     out["train"] = {
         "steps": result.steps,
@@ -99,10 +109,16 @@ def main(argv: list[str] | None = None) -> int:
         "first_losses": [round(x, 3) for x in result.losses[:3]],
         "last_losses": [round(x, 3) for x in result.losses[-3:]],
         "device": result.device,
+        "precision": result.precision,
         "peak_gpu_mb": round(result.peak_gpu_mb),
         "peak_rss_mb": round(result.peak_rss_mb),
     }
     print("train", json.dumps(out["train"]), flush=True)
+    if not args.sample:  # training cost only (e.g. fp32 against bf16 s/step)
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(out, indent=2, default=str))
+        return 0
 
     base = HFGenerator(args.base, device=args.device)
     adapted = AdapterManager(base).generator("adapter", result.adapter_path)

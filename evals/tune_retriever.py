@@ -11,6 +11,10 @@ Usage::
     python -m evals.tune_retriever --data ../shared/data/scifact \\
         --recipe "epochs=1;train_max_seq_length=0" --recipe "epochs=3"
 
+With ``--synthetic N`` the recipes train label-free instead: N corpus passages give an
+inverse-cloze crop and a title query each (the loop's own synthesis helpers, with the
+recipe's ``cloze_keep_fraction``), and no claim is trained on.
+
 A recipe's ``precision`` (``auto``, ``fp32`` or ``bf16``) is the training arithmetic; the
 other names are LoopConfig fields. Scoring always encodes in float32.
 """
@@ -73,9 +77,27 @@ def dev_score(
     return sum(per.values()) / len(per)
 
 
+def synthetic_pairs(passages: list[str], seed: int) -> list[Any]:
+    """A crop and a title query for each passage (``title\\ntext``), paired with it whole."""
+    from rsi_rag.loop.synthesize import _crop
+    from rsi_rag.loop.train_retriever import TrainPair
+
+    rng = random.Random(seed)
+    out = []
+    for passage in passages:
+        title = passage.split("\n", 1)[0].strip()
+        if len(title.split()) >= 3:
+            out.append(TrainPair(title, passage))
+        crop = _crop(passage, rng, title)
+        if crop:
+            out.append(TrainPair(crop, passage))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     from rsi_rag._packaged import packaged_embedder_path
     from rsi_rag.loop.config import LoopConfig
+    from rsi_rag.loop.synthesize import cloze_positive
     from rsi_rag.loop.train_retriever import TrainPair, train_retriever
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -86,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--distractors", type=int, default=2000, help="random uncited abstracts")
     ap.add_argument("--mining-corpus", type=int, default=4000)
     ap.add_argument("--train-limit", type=int, default=0, help="train claims used (0: all)")
+    ap.add_argument(
+        "--synthetic", type=int, default=0, help="train label-free on N corpus passages"
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
@@ -106,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     rng.shuffle(pool)
     corpus = [text[d] for d in pool[: args.mining_corpus or None]]
     base = str(packaged_embedder_path())
+    if args.synthetic:
+        pairs = synthetic_pairs([text[d] for d in pool[: args.synthetic]], args.seed)
+        train = []
     print(
         f"{len(train)} train claims ({len(pairs)} pairs), {len(dev)} dev claims, "
         f"{len(docs)} documents scored",
@@ -120,8 +148,23 @@ def main(argv: list[str] | None = None) -> int:
             overrides = parse_recipe(recipe)
             precision = str(overrides.pop("precision", "auto"))
             config = LoopConfig(**{"seed": args.seed, **overrides})
+            if args.synthetic:
+                recipe_pairs = [
+                    TrainPair(
+                        p.query, cloze_positive(p.query, p.positive, config.cloze_keep_fraction)
+                    )
+                    for p in pairs
+                ]
+            else:
+                recipe_pairs = pairs
             res = train_retriever(
-                base, pairs, corpus, work / f"r{i}", config, device="cpu", precision=precision
+                base,
+                recipe_pairs,
+                corpus,
+                work / f"r{i}",
+                config,
+                device="cpu",
+                precision=precision,
             )
             started = time.perf_counter()
             row = {

@@ -47,7 +47,8 @@ class RAGConfig:
         max_new_tokens: Generation budget per answer.
         max_context_tokens: Token budget for the whole prompt; chunks beyond it are dropped.
         device: ``"cpu"``, ``"cuda"`` or ``None`` for automatic choice.
-        precision: Arithmetic of the embedder (encoding and retriever training):
+        precision: Arithmetic of model training and embedding (encoding, retriever and
+            adapter training):
             ``"auto"`` uses bfloat16 where the hardware computes it natively (CPUs with
             AMX or AVX512-BF16, recent GPUs) and float32 elsewhere; ``"fp32"`` and
             ``"bf16"`` force one. Weights and stored vectors stay float32.

@@ -30,6 +30,9 @@ class LoopConfig:
         questions_per_cycle: Chunks per cycle the champion generator writes a question for.
         crops_per_cycle: Chunks per cycle that yield an inverse-cloze crop (and a title
             query when the chunk has a title).
+        cloze_keep_fraction: Share of crop and title pairs trained against their whole
+            chunk; the others train against the chunk with the query's span removed
+            (inverse cloze task), so they teach more than matching identical words.
         question_max_tokens: Generation budget of one question.
         generation_batch_size: Prompts generated together.
         round_trip_k: A synthetic query is kept only when the current retriever ranks its
@@ -59,6 +62,7 @@ class LoopConfig:
     max_synthetic_examples: int = 5000
     questions_per_cycle: int = 64
     crops_per_cycle: int = 256
+    cloze_keep_fraction: float = 0.1
     question_max_tokens: int = 32
     generation_batch_size: int = 8
     round_trip_k: int = 10
@@ -80,6 +84,9 @@ class LoopConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0.0 <= float(value) < 1.0:
                 raise ConfigError(f"{name} must be a number in [0, 1), got {value!r}")
+        value = self.cloze_keep_fraction
+        if not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+            raise ConfigError(f"cloze_keep_fraction must be a number in [0, 1], got {value!r}")
         for name in (
             "max_synthetic_examples",
             "questions_per_cycle",

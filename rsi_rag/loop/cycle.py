@@ -32,7 +32,7 @@ from rsi_rag.loop.gate import Gate, GatePolicy
 from rsi_rag.loop.lock import CycleLock
 from rsi_rag.loop.promote import build_index, model_dir, recover, switch
 from rsi_rag.loop.retrieval_eval import embedding_guards, evaluate_version
-from rsi_rag.loop.synthesize import synthesize
+from rsi_rag.loop.synthesize import CLOZE_METHODS, cloze_positive, synthesize
 from rsi_rag.loop.train_retriever import TrainPair, train_retriever
 
 if TYPE_CHECKING:
@@ -66,14 +66,19 @@ class CycleResult:
         return asdict(self)
 
 
-def _pairs(rag: RAG, col: CollectionRef, examples: list[Example]) -> list[TrainPair]:
+def _pairs(
+    rag: RAG, col: CollectionRef, examples: list[Example], config: LoopConfig
+) -> list[TrainPair]:
     wanted = {c for e in examples for c in (*e.positive_chunk_ids, *e.negative_chunk_ids)}
     texts = rag.catalog.chunk_texts(col.id, sorted(wanted))
     out = []
     for e in examples:
         negs = [texts[c] for c in e.negative_chunk_ids if c in texts]
         for i, c in enumerate(p for p in e.positive_chunk_ids if p in texts):
-            out.append(TrainPair(e.query, texts[c], negs[i % len(negs)] if negs else None))
+            positive = texts[c]
+            if e.provenance == "synthetic" and e.method in CLOZE_METHODS:
+                positive = cloze_positive(e.query, positive, config.cloze_keep_fraction)
+            out.append(TrainPair(e.query, positive, negs[i % len(negs)] if negs else None))
     return out
 
 
@@ -217,7 +222,7 @@ def _train_and_gate(
     )
     result.challenger = version
     stage("train", version=version, examples=len(train))
-    pairs = _pairs(rag, col, train)
+    pairs = _pairs(rag, col, train, config)
     corpus = list(rag.catalog.chunk_texts(col.id).values())
     if config.mining_corpus_size and len(corpus) > config.mining_corpus_size:
         corpus = random.Random(config.seed).sample(corpus, config.mining_corpus_size)

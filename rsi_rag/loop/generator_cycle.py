@@ -178,6 +178,8 @@ def run_generator_cycle(
         base=rag.config.generator,
         progress=progress,
         manifest=manifest,
+        device=rag.config.device,
+        precision=rag.config.precision,
     )
     train = {
         "steps": result.steps,
@@ -185,6 +187,7 @@ def run_generator_cycle(
         "final_loss": result.losses[-1],
         "seconds_per_step": result.seconds_per_step,
         "peak_rss_mb": result.peak_rss_mb,
+        "precision": result.precision,
     }
     if rag.registry.find(version) is None:
         rag.registry.register(

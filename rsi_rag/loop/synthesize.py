@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     from rsi_rag.rag import RAG
     from rsi_rag.store.catalog import CollectionRef
 
-__all__ = ["SynthesisReport", "generate_questions", "synthesize"]
+__all__ = ["CLOZE_METHODS", "SynthesisReport", "cloze_positive", "generate_questions", "synthesize"]
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\s*\n\s*")  # a line break ends a title
 _PROMPT = (
     "Write one short question that the passage below answers. Reply with the question "
     "only.\n\n[1] {text}"
@@ -113,8 +113,34 @@ def generate_questions(
     return out
 
 
-def _crop(text: str, rng: random.Random) -> str | None:
-    sentences = [s for s in _SENTENCE.split(text.strip()) if 5 <= len(s.split()) <= 60]
+CLOZE_METHODS = ("crop", "title")
+"""Methods whose query is a span of its own source chunk (inverse cloze)."""
+
+
+def cloze_positive(query: str, text: str, keep_fraction: float) -> str:
+    """The passage a cloze query trains against: its chunk without the query's span.
+
+    A crop or a title is copied from the chunk, so against the whole chunk the pair only
+    teaches the model to match identical words. With the span removed (inverse cloze
+    task), the query has to be matched to its context. A seeded ``keep_fraction`` of the
+    pairs keeps the whole chunk, as in the inverse cloze task, so the model still learns
+    that exact matches count. A query that is not a span of ``text`` leaves it whole.
+    """
+    at = text.find(query)
+    if at < 0 or not query.strip():
+        return text
+    draw = int(hashlib.sha256(f"{query}\x00{text}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    if draw < keep_fraction:
+        return text
+    rest = (text[:at] + " " + text[at + len(query) :]).strip()
+    rest = re.sub(r"[ \t]+", " ", rest)
+    return rest if len(rest.split()) >= 5 else text
+
+
+def _crop(text: str, rng: random.Random, title: str = "") -> str | None:
+    sentences = [
+        s for s in _SENTENCE.split(text.strip()) if 5 <= len(s.split()) <= 60 and s != title
+    ]
     if len(text.split()) < 20 or not sentences:
         return None
     return rng.choice(sentences)
@@ -176,9 +202,9 @@ def synthesize(
     if config.crops_per_cycle:
         todo = fresh("crop", "")
         for c in rng.sample(todo, min(config.crops_per_cycle, len(todo))):
-            keys.append(_cache_key("crop", "", c[2]))
-            candidates.append(("crop", "", _crop(c[2], rng) or "", c[0], c[1]))
             title = str((c[3] or {}).get("title") or "").strip()
+            keys.append(_cache_key("crop", "", c[2]))
+            candidates.append(("crop", "", _crop(c[2], rng, title) or "", c[0], c[1]))
             if title and len(title.split()) >= 3:
                 keys.append(_cache_key("title", "", c[2]))
                 candidates.append(("title", "", title, c[0], c[1]))

@@ -98,6 +98,7 @@ class TrainResult:
     config: dict[str, Any] = field(default_factory=dict)
     device: str = "cpu"
     peak_gpu_mb: float = 0.0
+    precision: str = "fp32"
 
 
 def encode_example(
@@ -173,6 +174,7 @@ def train_adapter(
     on_step: Callable[[int, float], None] | None = None,
     init_adapter: str | Path | None = None,
     device: str | None = None,
+    precision: str = "auto",
 ) -> TrainResult:
     """Train a LoRA adapter; the finished adapter is ``output_dir/adapter``.
 
@@ -187,8 +189,11 @@ def train_adapter(
         on_step: Called with (step, loss) after every optimizer step.
         init_adapter: Continue training this adapter (e.g. the champion's) instead of
             starting a new one; its rank and targets then override ``config``'s.
-        device: ``cpu``, ``cuda`` or ``None`` (a visible GPU, else the CPU). On a GPU the
-            forward and backward passes run in bfloat16 autocast; weights stay float32.
+        device: ``cpu``, ``cuda`` or ``None`` (a visible GPU, else the CPU).
+        precision: ``"auto"``, ``"fp32"`` or ``"bf16"``. With ``auto`` the forward and
+            backward passes run in bfloat16 autocast where the device computes it natively
+            (a GPU with bf16 units, a CPU with AMX or AVX512-BF16); weights, optimizer state
+            and the loss stay float32.
     """
     import torch
     from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
@@ -196,6 +201,7 @@ def train_adapter(
     from tqdm.auto import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer, get_linear_schedule_with_warmup
 
+    from rsi_rag.embed.precision import autocast, resolve_precision
     from rsi_rag.embed.sentence_transformer import resolve_device
     from rsi_rag.generate.models import resolve_generator
 
@@ -216,6 +222,7 @@ def train_adapter(
     fingerprint = base_fingerprint(model)
     dev = resolve_device(device)
     on_gpu = dev.startswith("cuda")
+    arith = resolve_precision(precision, dev)
     model.to(dev)
     if on_gpu:
         torch.cuda.reset_peak_memory_stats(dev)
@@ -296,7 +303,7 @@ def train_adapter(
                     labels[row, : len(y)] = torch.tensor(y)
                     mask[row, : len(x)] = 1
                 ids, labels, mask = ids.to(dev), labels.to(dev), mask.to(dev)
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=on_gpu):
+                with autocast(arith, dev):
                     logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
                 target = labels[:, 1:]
                 # Summed over answer tokens and divided by the step's answer-token count:
@@ -332,6 +339,7 @@ def train_adapter(
         "steps": step,
         "examples": len(data),
         "data_manifest": manifest or {},
+        "precision": arith,
     }
 
     def write_adapter(tmp: Path) -> None:
@@ -353,5 +361,6 @@ def train_adapter(
         fingerprint=fingerprint,
         config=meta["config"],
         device=dev,
+        precision=arith,
         peak_gpu_mb=torch.cuda.max_memory_allocated(dev) / 2**20 if on_gpu else 0.0,
     )

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from rsi_rag.loop.config import LoopConfig
-from rsi_rag.loop.synthesize import _clean_question, synthesize
+from rsi_rag.loop.synthesize import _clean_question, cloze_positive, synthesize
 from rsi_rag.types import SourceDocument
 
 CFG = LoopConfig(
@@ -115,3 +115,53 @@ def test_clean_question() -> None:
         "When is payroll paid?"
     )
     assert _clean_question("ok") is None
+
+
+PASSAGE = (
+    "Payroll runs every two weeks on Thursday. Payslips appear on the HR portal the day "
+    "before. Taxes are withheld from the country tables."
+)
+
+
+def test_cloze_positive_removes_the_query_span_from_its_chunk() -> None:
+    query = "Payslips appear on the HR portal the day before."
+    rest = cloze_positive(query, PASSAGE, keep_fraction=0.0)
+    assert query not in rest and "Payroll runs every two weeks" in rest and "Taxes" in rest
+    assert "  " not in rest
+    # keep_fraction 1.0: every pair trains against the whole chunk.
+    assert cloze_positive(query, PASSAGE, keep_fraction=1.0) == PASSAGE
+    # A query that is not a span of the chunk (a generated question) leaves it whole.
+    assert cloze_positive("When is payroll run?", PASSAGE, keep_fraction=0.0) == PASSAGE
+    # Nothing useful would be left: the chunk stays whole.
+    assert cloze_positive(PASSAGE, PASSAGE, keep_fraction=0.0) == PASSAGE
+
+
+def test_cloze_keep_fraction_is_seeded_and_respected() -> None:
+    texts = [f"Sentence number {i} is the query here. {PASSAGE}" for i in range(400)]
+    queries = [f"Sentence number {i} is the query here." for i in range(400)]
+    first = [cloze_positive(q, t, 0.25) for q, t in zip(queries, texts, strict=True)]
+    again = [cloze_positive(q, t, 0.25) for q, t in zip(queries, texts, strict=True)]
+    assert first == again
+    kept = sum(p == t for p, t in zip(first, texts, strict=True)) / len(texts)
+    assert 0.17 < kept < 0.33, kept
+
+
+def test_cycle_trains_crops_and_titles_against_the_chunk_without_them(kb: Any) -> None:
+    from rsi_rag.loop.cycle import _pairs
+    from rsi_rag.loop.examples import training_examples
+
+    col = kb.collection("kb")
+    synthesize(kb, col, LoopConfig(questions_per_cycle=4, crops_per_cycle=6, round_trip_k=3))
+    examples = training_examples(kb.catalog, col.id, LoopConfig())
+    crops = [e for e in examples if e.method == "crop"]
+    questions = [e for e in examples if e.method == "question"]
+    assert crops and questions
+    texts = kb.catalog.chunk_texts(col.id)
+    pairs = {p.query: p for p in _pairs(kb, col, examples, LoopConfig(cloze_keep_fraction=0.0))}
+    for e in crops:
+        assert e.query in texts[e.positive_chunk_ids[0]]
+        assert e.query not in pairs[e.query].positive
+    for e in questions:
+        assert pairs[e.query].positive == texts[e.positive_chunk_ids[0]]
+    whole = {p.query: p for p in _pairs(kb, col, examples, LoopConfig(cloze_keep_fraction=1.0))}
+    assert all(whole[e.query].positive == texts[e.positive_chunk_ids[0]] for e in crops)
