@@ -56,6 +56,20 @@ def split_claims(qrels: dict[str, dict[str, int]], seed: int) -> tuple[list[str]
     return qids[n_dev:], qids[:n_dev]
 
 
+def dev_split(
+    data: Any, seed: int, distractors: int
+) -> tuple[list[str], list[str], list[str], random.Random]:
+    """Train and dev claims, the documents dev claims are scored over (their cited
+    abstracts plus ``distractors`` seeded others), and the seeded generator that drew them."""
+    qrels = data.qrels["train"]
+    train, dev = split_claims(qrels, seed)
+    cited = {d for q in dev for d in qrels[q]}
+    rng = random.Random(seed + 1)
+    others = sorted(set(data.corpus) - cited)
+    rng.shuffle(others)
+    return train, dev, sorted(cited) + others[:distractors], rng
+
+
 def dev_score(
     model_path: str, data: Any, dev: list[str], docs: list[str], text: dict[str, str]
 ) -> float:
@@ -117,14 +131,9 @@ def main(argv: list[str] | None = None) -> int:
 
     data = load_beir(args.data)
     qrels = data.qrels["train"]
-    train, dev = split_claims(qrels, args.seed)
+    train, dev, docs, rng = dev_split(data, args.seed, args.distractors)
     if args.train_limit:
         train = train[: args.train_limit]
-    cited = {d for q in dev for d in qrels[q]}
-    rng = random.Random(args.seed + 1)
-    others = sorted(set(data.corpus) - cited)
-    rng.shuffle(others)
-    docs = sorted(cited) + others[: args.distractors]
     text = {d: f"{e.title}\n{e.text}".strip() for d, e in data.corpus.items()}
     pairs = [TrainPair(data.queries[q], text[d]) for q in train for d in sorted(qrels[q])]
     pool = sorted(data.corpus)
