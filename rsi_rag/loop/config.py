@@ -41,6 +41,9 @@ class LoopConfig:
         min_train_examples: Fewer training examples than this: a not-enough-data decision.
         min_gate_examples: Fewer gate examples than this: a not-enough-data decision.
         epochs: Training epochs per cycle.
+        synthetic_only_max_epochs: Upper bound on the epochs of a training set that holds
+            no user or gold example (0: no bound). Synthetic pairs alone teach little that
+            real queries need, and more passes over them drift the model away from them.
         batch_size: Training batch size (in-batch negatives of the ranking loss).
         learning_rate: Peak learning rate.
         hard_negatives: Hard negatives mined per training pair.
@@ -70,6 +73,7 @@ class LoopConfig:
     min_train_examples: int = 16
     min_gate_examples: int = 5
     epochs: int = 3
+    synthetic_only_max_epochs: int = 1
     batch_size: int = 32
     learning_rate: float = 5e-5
     hard_negatives: int = 1
@@ -98,6 +102,7 @@ class LoopConfig:
             "auto_min_new_examples",
             "mining_corpus_size",
             "train_max_seq_length",
+            "synthetic_only_max_epochs",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:

@@ -8,6 +8,7 @@ records every decision (including "not enough data") in the registry or the audi
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 import uuid
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from rsi_rag.rag import RAG
     from rsi_rag.store.catalog import CollectionRef
 
-__all__ = ["CycleResult", "StageHook", "run_cycle", "run_improvement"]
+__all__ = ["CycleResult", "StageHook", "run_cycle", "run_improvement", "training_config"]
 
 #: Called as ``hook(stage, info)`` when a stage starts (and per training step).
 StageHook = Callable[[str, dict[str, Any]], None]
@@ -80,6 +81,15 @@ def _pairs(
                 positive = cloze_positive(e.query, positive, config.cloze_keep_fraction)
             out.append(TrainPair(e.query, positive, negs[i % len(negs)] if negs else None))
     return out
+
+
+def training_config(config: LoopConfig, train: list[Example]) -> LoopConfig:
+    """The settings a training set is trained with: ``config``, with its epochs capped by
+    ``synthetic_only_max_epochs`` when no example is user- or gold-grounded."""
+    cap = config.synthetic_only_max_epochs
+    if cap and all(e.provenance == "synthetic" for e in train) and config.epochs > cap:
+        return dataclasses.replace(config, epochs=cap)
+    return config
 
 
 def _base_path(rag: RAG, version: str) -> str:
@@ -196,6 +206,7 @@ def _train_and_gate(
     hook: StageHook,
 ) -> CycleResult:
     champion = result.champion_before
+    config = training_config(config, train)
     version = f"{col.name}-r{result.cycle}-{uuid.uuid4().hex[:6]}"
     out = model_dir(rag, col.id, version)
     real = [e for e in train if e.provenance != "synthetic"]
@@ -244,6 +255,7 @@ def _train_and_gate(
         metrics={
             "train_loss": trained.loss,
             "train_steps": trained.steps,
+            "train_epochs": config.epochs,
             "train_pairs": trained.pairs,
         },
     )

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from rsi_rag.errors import ConfigError
 from rsi_rag.loop.config import LoopConfig
 from rsi_rag.loop.synthesize import _clean_question, cloze_positive, synthesize
 from rsi_rag.types import SourceDocument
@@ -165,3 +168,27 @@ def test_cycle_trains_crops_and_titles_against_the_chunk_without_them(kb: Any) -
         assert pairs[e.query].positive == texts[e.positive_chunk_ids[0]]
     whole = {p.query: p for p in _pairs(kb, col, examples, LoopConfig(cloze_keep_fraction=1.0))}
     assert all(whole[e.query].positive == texts[e.positive_chunk_ids[0]] for e in crops)
+
+
+def _example(i: int, provenance: str) -> Any:
+    from rsi_rag.loop.examples import Example
+
+    method = "crop" if provenance == "synthetic" else "citation"
+    return Example(i, f"q{i}", (i,), (), (1,), provenance, method, "m", i, "train", False)
+
+
+def test_synthetic_only_training_sets_train_for_capped_epochs() -> None:
+    from rsi_rag.loop.cycle import training_config
+
+    config = LoopConfig(epochs=3, synthetic_only_max_epochs=1)
+    synthetic = [_example(i, "synthetic") for i in range(4)]
+    assert training_config(config, synthetic).epochs == 1
+    # One user- or gold-grounded example lifts the cap; the rest of the config is kept.
+    for provenance in ("user", "gold"):
+        mixed = [*synthetic, _example(9, provenance)]
+        assert training_config(config, mixed) == config
+    assert training_config(LoopConfig(epochs=3, synthetic_only_max_epochs=0), synthetic).epochs == 3
+    assert training_config(LoopConfig(epochs=1, synthetic_only_max_epochs=2), synthetic).epochs == 1
+    assert training_config(config, synthetic).seed == config.seed
+    with pytest.raises(ConfigError, match="synthetic_only_max_epochs"):
+        LoopConfig(synthetic_only_max_epochs=-1)
