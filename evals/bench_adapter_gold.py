@@ -69,6 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--accum", type=int, default=2)
     ap.add_argument("--rank", type=int, default=16)
+    ap.add_argument(
+        "--top-layers", type=int, default=None, help="LoRA in the last N blocks only (default: all)"
+    )
+    ap.add_argument(
+        "--no-checkpointing",
+        action="store_true",
+        help="keep activations instead of recomputing them (faster, more memory)",
+    )
     ap.add_argument("--max-length", type=int, default=768)
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--work", type=Path, default=Path("runs/gen/adapter_gold"))
@@ -88,7 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(out["sizes"]), flush=True)
 
     cfg = lora_config(
-        args.lr, args.steps, args.batch, args.accum, args.max_length, rank=args.rank, save_every=0
+        args.lr,
+        args.steps,
+        args.batch,
+        args.accum,
+        args.max_length,
+        rank=args.rank,
+        save_every=0,
+        top_layers=args.top_layers,
+        gradient_checkpointing=not args.no_checkpointing,
     )
     started = time.perf_counter()
     result = train_adapter(
@@ -127,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {}
     for name, gen in (("base", base), ("adapter", adapted)):
         res[name] = {"report": report.evaluate(gen, model_version=name)}
+        out[f"{name}_answers"] = {k: report.outputs[k] for k in report.query_ids[:8]}
         res[name]["gate"] = gate_set.evaluate(gen, model_version=name)
         out[name] = res[name]["report"].summary()
         print(name, json.dumps(out[name]), flush=True)

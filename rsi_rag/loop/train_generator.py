@@ -47,6 +47,10 @@ class LoRATrainingConfig:
         batch_size: Examples per micro-batch; ``grad_accum`` micro-batches per step.
         max_length: Tokens per example; longer prompts lose their last passages.
         save_every: Optimizer steps between checkpoints (0: only at the end).
+        top_layers: LoRA only in the last ``top_layers`` transformer blocks (``None``: in
+            every block). The backward pass then stops at the first adapted block, so a step
+            costs a fraction of a full one; the answer style and the collection's facts are
+            learnt in the upper blocks.
     """
 
     rank: int = 8
@@ -63,12 +67,16 @@ class LoRATrainingConfig:
     gradient_checkpointing: bool = True
     save_every: int = 20
     seed: int = 0
+    top_layers: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("rank", "alpha", "epochs", "batch_size", "grad_accum", "max_length"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        top = self.top_layers
+        if top is not None and (not isinstance(top, int) or isinstance(top, bool) or top <= 0):
+            raise ConfigError(f"top_layers must be a positive integer or None, got {top!r}")
         steps = self.max_steps
         if steps is not None and (not isinstance(steps, int) or steps <= 0):
             raise ConfigError(f"max_steps must be a positive integer or None, got {steps!r}")
@@ -135,6 +143,11 @@ def _ids(tokenizer: Any, msgs: list[dict[str, str]], add_generation_prompt: bool
         msgs, add_generation_prompt=add_generation_prompt, tokenize=True, return_dict=True
     )["input_ids"]
     return list(out)
+
+
+def _first_label(labels: Sequence[int]) -> int:
+    """Index of the first supervised (answer) token."""
+    return next((i for i, t in enumerate(labels) if t != -100), len(labels))
 
 
 def _batches(lengths: Sequence[int], batch_size: int, seed: int) -> list[list[int]]:
@@ -229,12 +242,21 @@ def train_adapter(
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.config.use_cache = False
+    n_layers = int(model.config.num_hidden_layers)
+    if cfg.top_layers is not None and cfg.top_layers > n_layers:
+        raise ConfigError(
+            f"top_layers={cfg.top_layers} but the model has {n_layers} transformer blocks; "
+            f"choose at most {n_layers} or None for every block"
+        )
     lora = LoraConfig(
         r=cfg.rank,
         lora_alpha=cfg.alpha,
         lora_dropout=cfg.dropout,
         target_modules=list(cfg.target_modules),
         task_type="CAUSAL_LM",
+        layers_to_transform=(
+            None if cfg.top_layers is None else list(range(n_layers - cfg.top_layers, n_layers))
+        ),
     )
     try:
         if init_adapter is not None:
@@ -303,9 +325,14 @@ def train_adapter(
                     labels[row, : len(y)] = torch.tensor(y)
                     mask[row, : len(x)] = 1
                 ids, labels, mask = ids.to(dev), labels.to(dev), mask.to(dev)
+                # Vocabulary logits only from the position before the batch's first answer
+                # token on: the prompt's logits would cost time and memory for no loss.
+                first = min(_first_label(data[i][1]) for i in b)
+                keep = width - max(first - 1, 0)
                 with autocast(arith, dev):
-                    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
-                target = labels[:, 1:]
+                    fwd = model(input_ids=ids, attention_mask=mask, logits_to_keep=keep)
+                logits = fwd.logits[:, :-1]
+                target = labels[:, width - keep + 1 :]
                 # Summed over answer tokens and divided by the step's answer-token count:
                 # every answer token weighs the same whatever micro-batch it landed in.
                 loss = torch.nn.functional.cross_entropy(
@@ -316,7 +343,7 @@ def train_adapter(
                 ) / max(n_tokens, 1)
                 loss.backward()  # type: ignore[no-untyped-call]
                 step_loss += float(loss.detach())
-                del logits, loss
+                del fwd, logits, loss
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optim.step()
             sched.step()

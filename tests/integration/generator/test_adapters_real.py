@@ -11,7 +11,7 @@ import pytest
 
 from rsi_rag import RAG
 from rsi_rag.config import RAGConfig
-from rsi_rag.errors import ModelError, ValidationError
+from rsi_rag.errors import ConfigError, ModelError, ValidationError
 from rsi_rag.generate import HFGenerator, build_messages
 from rsi_rag.generate.adapters import ADAPTER_META_FILE, AdapterManager
 from rsi_rag.loop.generator_cycle import promote_generator, rollback_generator
@@ -237,3 +237,55 @@ def test_bf16_adapter_training_runs_in_bfloat16_and_saves_float32(tmp_path: Path
     assert weights and all(t.dtype == torch.float32 for t in weights.values())
     meta = json.loads((Path(bf16.adapter_path) / ADAPTER_META_FILE).read_text())
     assert meta["precision"] == "bf16"
+
+
+def test_first_loss_is_the_base_models_answer_loss(
+    tmp_path: Path, real_generator: HFGenerator
+) -> None:
+    """Logits are computed only from the first answer token on; the loss must not change.
+
+    A fresh adapter adds nothing (LoRA's B starts at zero), so the first step's loss over
+    one micro-batch of every example is the base model's mean answer-token cross-entropy,
+    computed here over the full sequence.
+    """
+    import torch
+
+    examples = planet_examples(4)
+    cfg = LoRATrainingConfig(
+        max_steps=1, batch_size=4, grad_accum=1, max_length=160, save_every=0, dropout=0.0
+    )
+    got = train_adapter(examples, tmp_path, cfg, progress=False, precision="fp32").losses[0]
+    tok, model = real_generator.tokenizer, real_generator.model
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for ex in examples:
+            ids, labels = encode_example(tok, ex, 160)  # type: ignore[misc]
+            logits = model(input_ids=torch.tensor([ids])).logits[0, :-1].float()
+            target = torch.tensor(labels[1:])
+            ce = torch.nn.functional.cross_entropy(logits, target, reduction="sum")
+            total, count = total + float(ce), count + int((target != -100).sum())
+    assert abs(got - total / count) < 1e-3 * (total / count), (got, total / count)
+
+
+def test_top_layers_adapts_only_the_last_blocks(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    cfg = LoRATrainingConfig(
+        max_steps=4,
+        batch_size=3,
+        grad_accum=1,
+        learning_rate=5e-3,
+        max_length=160,
+        save_every=0,
+        top_layers=2,
+    )
+    done = train_adapter(planet_examples(), tmp_path, cfg, progress=False)
+    weights = load_file(str(Path(done.adapter_path) / "adapter_model.safetensors"))
+    blocks = {int(k.split(".layers.")[1].split(".")[0]) for k in weights}
+    assert blocks == {28, 29}  # SmolLM2-135M has 30 blocks
+    assert done.losses[-1] < done.losses[0]
+    assert done.config["top_layers"] == 2
+    with pytest.raises(ConfigError, match="top_layers=31"):
+        train_adapter(
+            planet_examples(), tmp_path / "x", LoRATrainingConfig(top_layers=31), progress=False
+        )

@@ -107,3 +107,13 @@ def test_synthetic_examples_are_verified_against_their_chunk() -> None:
     assert kept == [] and rejected == 1
     kept, rejected = synthetic_examples(Liar(), [("How long?", CHUNK, 7, 1)], verify=False)
     assert len(kept) == 1
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True, "8"])
+def test_top_layers_must_be_a_positive_integer(bad: object) -> None:
+    from rsi_rag.errors import ConfigError
+    from rsi_rag.loop.train_generator import LoRATrainingConfig
+
+    with pytest.raises(ConfigError, match="top_layers must be a positive integer or None"):
+        LoRATrainingConfig(top_layers=bad)  # type: ignore[arg-type]
+    assert LoRATrainingConfig(top_layers=4).top_layers == 4
