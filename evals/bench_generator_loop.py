@@ -125,7 +125,15 @@ def one_cycle(
     """One gated generator cycle on collection ``covid``, recorded in ``out`` and printed."""
     from rsi_rag.loop.generator_cycle import run_generator_cycle
 
-    cfg = lora_config(args.lr, args.steps, 2, args.accum, args.max_length, save_every=10)
+    cfg = lora_config(
+        args.lr,
+        args.steps,
+        args.batch,
+        args.accum,
+        args.max_length,
+        save_every=10,
+        top_layers=args.top_layers,
+    )
     started = time.perf_counter()
     report = run_generator_cycle(
         rag,
@@ -357,7 +365,11 @@ def main() -> None:
     c.add_argument("--synthetic", type=int, default=20)
     c.add_argument("--heldout", type=int, default=20)
     c.add_argument("--steps", type=int, default=40)
+    c.add_argument("--batch", type=int, default=2)
     c.add_argument("--accum", type=int, default=4)
+    c.add_argument(
+        "--top-layers", type=int, default=None, help="LoRA in the last N blocks only (default: all)"
+    )
     c.add_argument("--lr", type=float, default=5e-4)
     c.add_argument("--max-length", type=int, default=768)
     c.add_argument("--max-new-tokens", type=int, default=48)
