@@ -74,12 +74,12 @@ class LoRATrainingConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        top = self.top_layers
-        if top is not None and (not isinstance(top, int) or isinstance(top, bool) or top <= 0):
-            raise ConfigError(f"top_layers must be a positive integer or None, got {top!r}")
-        steps = self.max_steps
-        if steps is not None and (not isinstance(steps, int) or steps <= 0):
-            raise ConfigError(f"max_steps must be a positive integer or None, got {steps!r}")
+        for name in ("max_steps", "top_layers"):
+            value = getattr(self, name)
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value <= 0
+            ):
+                raise ConfigError(f"{name} must be a positive integer or None, got {value!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if not self.target_modules or not all(isinstance(m, str) for m in self.target_modules):
@@ -299,6 +299,7 @@ def train_adapter(
         _atomic_dir(ckpt, write)
 
     lengths = [len(ids) for ids, _ in data]
+    starts = [_first_label(labels) for _, labels in data]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     model.train()
     bar = tqdm(total=total, initial=step, desc="adapter training", disable=not progress)
@@ -327,7 +328,7 @@ def train_adapter(
                 ids, labels, mask = ids.to(dev), labels.to(dev), mask.to(dev)
                 # Vocabulary logits only from the position before the batch's first answer
                 # token on: the prompt's logits would cost time and memory for no loss.
-                first = min(_first_label(data[i][1]) for i in b)
+                first = min(starts[i] for i in b)
                 keep = width - max(first - 1, 0)
                 with autocast(arith, dev):
                     fwd = model(input_ids=ids, attention_mask=mask, logits_to_keep=keep)
