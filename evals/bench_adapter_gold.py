@@ -77,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep activations instead of recomputing them (faster, more memory)",
     )
+    ap.add_argument(
+        "--no-heap-trim",
+        action="store_true",
+        help="leave freed memory to the allocator between steps (glibc keeps it resident)",
+    )
     ap.add_argument("--max-length", type=int, default=768)
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--work", type=Path, default=Path("runs/gen/adapter_gold"))
@@ -105,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         save_every=0,
         top_layers=args.top_layers,
         gradient_checkpointing=not args.no_checkpointing,
+        trim_heap=not args.no_heap_trim,
     )
     started = time.perf_counter()
     result = train_adapter(

@@ -10,6 +10,8 @@ never leaves a half-written adapter where the registry or the server could pick 
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import math
 import os
@@ -24,11 +26,27 @@ from typing import Any
 
 from rsi_rag.errors import ConfigError, ModelError, NotEnoughDataError
 from rsi_rag.generate.adapters import ADAPTER_META_FILE, base_fingerprint
+from rsi_rag.generate.citations import support
 from rsi_rag.generate.prompts import build_messages
 from rsi_rag.loop.generator_data import GenExample
 from rsi_rag.types import Hit
 
 __all__ = ["LoRATrainingConfig", "TrainResult", "encode_example", "peak_rss_mb", "train_adapter"]
+
+
+def trim_heap() -> bool:
+    """Return the C heap's free memory to the OS (glibc ``malloc_trim``); False where absent."""
+    global _libc
+    if _libc is None:
+        try:
+            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _libc.malloc_trim  # noqa: B018  (raises AttributeError off glibc)
+        except (OSError, AttributeError):
+            _libc = False
+    return bool(_libc and _libc.malloc_trim(0))
+
+
+_libc: Any = None
 
 
 def peak_rss_mb() -> float:
@@ -45,12 +63,17 @@ class LoRATrainingConfig:
         target_modules: Module names receiving LoRA layers.
         max_steps: Optimizer steps; ``None`` runs ``epochs`` passes over the data.
         batch_size: Examples per micro-batch; ``grad_accum`` micro-batches per step.
-        max_length: Tokens per example; longer prompts lose their last passages.
+        max_length: Tokens per example; longer prompts lose the passages that support the
+            answer least (the last first among equals).
         save_every: Optimizer steps between checkpoints (0: only at the end).
         top_layers: LoRA only in the last ``top_layers`` transformer blocks (``None``: in
             every block). The backward pass then stops at the first adapted block, so a step
             costs a fraction of a full one; the answer style and the collection's facts are
             learnt in the upper blocks.
+        trim_heap: After every optimizer step, hand the C heap's free pages back to the
+            operating system (glibc ``malloc_trim``; a no-op elsewhere). Steps of varying
+            length otherwise leave freed activations resident, and the process's memory
+            grows over a long run although each step needs no more than the first.
     """
 
     rank: int = 8
@@ -68,6 +91,7 @@ class LoRATrainingConfig:
     save_every: int = 20
     seed: int = 0
     top_layers: int | None = None
+    trim_heap: bool = True
 
     def __post_init__(self) -> None:
         for name in ("rank", "alpha", "epochs", "batch_size", "grad_accum", "max_length"):
@@ -134,8 +158,20 @@ def encode_example(
             contexts = [contexts[0][:keep]]
             ex = GenExample(ex.question, tuple(contexts), ex.answer, ex.provenance)
             continue
-        contexts = contexts[:-1]
+        contexts = drop_least_supporting(contexts, ex.answer)
     return None
+
+
+def drop_least_supporting(contexts: Sequence[str], answer: str) -> list[str]:
+    """``contexts`` without the passage that supports ``answer`` least (the last such one).
+
+    An example over the length budget loses passages; dropping the one that holds the answer
+    would leave a target its context no longer supports and teach the model to answer beyond
+    its passages. For an abstention target no passage supports it, so the last one goes.
+    """
+    scores = [support(answer, c) for c in contexts]
+    worst = min(range(len(contexts)), key=lambda i: (scores[i], -i))
+    return [c for i, c in enumerate(contexts) if i != worst]
 
 
 def _ids(tokenizer: Any, msgs: list[dict[str, str]], add_generation_prompt: bool) -> list[int]:
@@ -349,6 +385,8 @@ def train_adapter(
             optim.step()
             sched.step()
             optim.zero_grad(set_to_none=True)
+            if cfg.trim_heap:
+                trim_heap()
             step += 1
             losses.append(step_loss)
             bar.update(1)

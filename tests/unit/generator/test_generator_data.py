@@ -117,3 +117,14 @@ def test_top_layers_must_be_a_positive_integer(bad: object) -> None:
     with pytest.raises(ConfigError, match="top_layers must be a positive integer or None"):
         LoRATrainingConfig(top_layers=bad)  # type: ignore[arg-type]
     assert LoRATrainingConfig(top_layers=4).top_layers == 4
+
+
+def test_over_length_examples_keep_the_passage_that_holds_the_answer() -> None:
+    from rsi_rag.loop.train_generator import drop_least_supporting
+
+    passages = ["Bats roost in caves.", "The incubation period is 5.2 days.", "Masks filter."]
+    assert drop_least_supporting(passages, "5.2 days") == passages[:2]
+    assert drop_least_supporting(passages[1:], "5.2 days") == passages[1:2]
+    assert drop_least_supporting(["Masks filter.", passages[1]], "5.2 days") == [passages[1]]
+    # An abstention target is supported by no passage: the last one goes.
+    assert drop_least_supporting(passages, ABSTAIN_TEXT) == passages[:2]
