@@ -173,7 +173,11 @@ def covid(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from rsi_rag.loop.generator_cycle import promote_generator
-    from rsi_rag.loop.generator_data import abstention_example, synthetic_examples
+    from rsi_rag.loop.generator_data import (
+        abstention_example,
+        collect_user_examples,
+        synthetic_examples,
+    )
     from rsi_rag.loop.generator_eval import GeneratorEvaluator
 
     torch.set_num_threads(args.threads)
@@ -263,8 +267,13 @@ def covid(args: argparse.Namespace) -> dict[str, Any]:
         max_new_tokens=args.max_new_tokens,
     )
     extra.extend(synth)
+    grounded = collect_user_examples(rag, "covid")
+    below = [e.meta["grounded_from_rank"] for e in grounded if "grounded_from_rank" in e.meta]
     out["data"] = {
         "user_corrections_logged": len(users),
+        "corrections_supported_in_prompt": len(grounded) - len(below),
+        "corrections_grounded_further_down": len(below),
+        "corrections_unsupported": len(users) - len(grounded),
         "abstention": len([e for e in extra if e.provenance == "abstention"]),
         "synthetic_kept": len(synth),
         "synthetic_rejected": rejected,

@@ -220,15 +220,22 @@ class ExampleStore:
 
 
 def collect_user_examples(
-    rag: Any, collection: str, tenant: str | None = None, min_support: float = 0.6
+    rag: Any,
+    collection: str,
+    tenant: str | None = None,
+    min_support: float = 0.6,
+    ground: bool = True,
 ) -> list[GenExample]:
     """User corrections and approved answers of a collection, with their retrieved context.
 
     A correction becomes the target as written; an answer rated +1 without a correction is
     an approved answer. The context is the passages the serving path put in the prompt
     (the first ``context_k`` retrieved chunks that still exist). A target whose content
-    words the context does not support (share below ``min_support``) is left out: training
-    on it would teach the model to answer beyond its passages instead of abstaining.
+    words the context does not support (share below ``min_support``) would teach the model
+    to answer beyond its passages instead of abstaining, so it is grounded or left out:
+    with ``ground``, the first chunk further down the logged ranking that supports the
+    target on its own replaces the last passage of the prompt (the rank it came from is
+    kept in ``meta["grounded_from_rank"]``); without one, the example is dropped.
     """
     from sqlalchemy import select
 
@@ -255,22 +262,28 @@ def collect_user_examples(
             for i, f in rows
         ]
     out: list[GenExample] = []
+    k = rag.config.context_k
     for iid, query, chunk_ids, answer, abstained, rating, correction in picked:
-        ids = chunk_ids[: rag.config.context_k]
-        records = rag.catalog.chunks(col.id, ids)
-        kept = [records[c] for c in ids if c in records]
-        if not kept:
-            continue
         if correction and correction.strip():
             target, prov = correction.strip(), "user_correction"
         elif rating == 1 and answer and not abstained:
             target, prov = answer.strip(), "user_approved"
         else:
             continue
+        records = rag.catalog.chunks(col.id, chunk_ids)
+        ranked = [(rank, records[c]) for rank, c in enumerate(chunk_ids, 1) if c in records]
+        if not ranked:
+            continue
+        kept = [r for _, r in ranked[:k]]
+        meta: dict[str, Any] = {}
         # Citation markers such as [1] are not content the passages must hold.
         plain = re.sub(r"\[\d{1,3}\]", " ", target)
         if support(plain, " ".join(r.text for r in kept)) < min_support:
-            continue
+            below = [(n, r) for n, r in ranked[k:] if support(plain, r.text) >= min_support]
+            if not ground or not below:
+                continue
+            kept = [*kept[: k - 1], below[0][1]]
+            meta["grounded_from_rank"] = below[0][0]
         out.append(
             GenExample(
                 query,
@@ -280,6 +293,7 @@ def collect_user_examples(
                 chunk_ids=tuple(r.id for r in kept),
                 document_ids=tuple(sorted({r.document_id for r in kept})),
                 source=f"interaction:{iid}",
+                meta=meta,
             )
         )
     return out

@@ -94,6 +94,45 @@ def test_user_corrections_and_approvals_carry_their_context(fake_rag: RAG) -> No
     assert got[0].document_ids
 
 
+def test_a_correction_is_grounded_in_the_chunk_further_down_that_supports_it(
+    fake_rag: RAG,
+) -> None:
+    texts = {
+        "masks.txt": "Masks reduce spread.",
+        "bats.txt": "Bats roost in caves.",
+        "hands.txt": "Washing hands helps.",
+        "incubation.txt": CHUNK,
+        "ferrets.txt": "Ferrets are a model.",
+    }
+    fake_rag.ingest_documents([SourceDocument(n, t) for n, t in texts.items()], "c")
+    by_source = {h.source: h.chunk_id for h in fake_rag.retrieve("virus", "c", 10)}
+    col = fake_rag.collection("c")
+    order = ["masks.txt", "bats.txt", "hands.txt", "ferrets.txt", "incubation.txt"]
+
+    def logged(query: str, correction: str) -> int:
+        iid = fake_rag.catalog.log_interaction(
+            col,
+            kind="ask",
+            query=query,
+            retrieved_chunk_ids=[by_source[n] for n in order],
+            retrieved_scores=[1.0] * len(order),
+            answer="",
+            abstained=False,
+            model_versions={},
+            latency_ms=0.0,
+        )
+        fake_rag.feedback(iid, rating=-1, correction=correction)
+        return iid
+
+    logged("How long is the incubation?", "5.2 days on average")
+    logged("Where do owls nest?", "in barns")  # no retrieved chunk supports it
+    (got,) = collect_user_examples(fake_rag, "c")
+    assert got.contexts == (texts["masks.txt"], texts["bats.txt"], CHUNK)
+    assert got.chunk_ids[-1] == by_source["incubation.txt"]
+    assert got.meta == {"grounded_from_rank": 5}
+    assert collect_user_examples(fake_rag, "c", ground=False) == []
+
+
 def test_synthetic_examples_are_verified_against_their_chunk() -> None:
     gen = FakeGenerator()  # answers with the first sentence of passage [1]
     kept, rejected = synthetic_examples(gen, [("How long?", CHUNK, 7, 1)])
