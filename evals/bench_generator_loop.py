@@ -425,6 +425,16 @@ def main() -> None:
     k.add_argument("--train-questions", type=int, default=24)
     k.add_argument("--gate", type=int, default=16)
     k.add_argument("--steps", type=int, default=12)
+    k.add_argument("--lr", type=float, default=2e-3)
+    k.add_argument("--rank", type=int, default=8)
+    k.add_argument("--batch", type=int, default=2)
+    k.add_argument("--accum", type=int, default=2)
+    k.add_argument(
+        "--top-layers",
+        type=int,
+        default=None,
+        help="LoRA on every linear layer of the last N blocks (default: attention of all)",
+    )
     k.add_argument("--threads", type=int, default=2)
     k.add_argument("--max-new-tokens", type=int, default=24)
     k.add_argument("--work-dir", default="runs/gen/collapse")

@@ -48,14 +48,15 @@ def collapse_demo(
     tok = base.tokenizer
     evaluator = GeneratorEvaluator(gate_items, max_new_tokens=getattr(args, "max_new_tokens", 24))
     cfg = LoRATrainingConfig(
-        rank=8,
-        alpha=16,
-        learning_rate=2e-3,
+        rank=args.rank,
+        alpha=2 * args.rank,
+        learning_rate=args.lr,
         max_steps=args.steps,
-        batch_size=2,
-        grad_accum=2,
+        batch_size=args.batch,
+        grad_accum=args.accum,
         max_length=512,
         save_every=0,
+        **recipe_extras(args),
     )
     gate = Gate()
 
@@ -134,6 +135,15 @@ def collapse_demo(
         mgr.unload(f"{regime}-c{args.cycles}")
     out["plot"] = plot(out, work / "collapse_guards.png")
     return out
+
+
+def recipe_extras(args: argparse.Namespace) -> dict[str, Any]:
+    """LoRA on every linear layer of the top blocks, as the COVID-QA loop trains, if asked."""
+    from evals.bench_generator_loop import ALL_LINEAR
+
+    if args.top_layers is None:
+        return {}
+    return {"target_modules": ALL_LINEAR, "top_layers": args.top_layers}
 
 
 def plot(result: dict[str, Any], path: Path) -> str:

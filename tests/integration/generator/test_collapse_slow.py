@@ -17,7 +17,17 @@ def test_gate_rejects_the_replace_regime_every_cycle(shared_data: Path, tmp_path
     corpus, questions = load(shared_data / "covidqa")
     train_q, eval_q, _ = split(questions)
     args = argparse.Namespace(
-        cycles=2, train_questions=4, gate=4, steps=3, max_new_tokens=16, work_dir=str(tmp_path)
+        cycles=2,
+        train_questions=4,
+        gate=4,
+        steps=3,
+        max_new_tokens=16,
+        work_dir=str(tmp_path),
+        rank=8,
+        lr=2e-3,
+        batch=2,
+        accum=2,
+        top_layers=2,
     )
     result = collapse_demo(corpus, train_q, eval_q, args)
     replace = [r for r in result["regimes"]["replace"] if "guards" in r]
