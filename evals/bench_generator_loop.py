@@ -5,6 +5,8 @@ Usage::
 
     python -m evals.bench_generator_loop covid --sample 100 --out runs/gen/covid.json
     python -m evals.bench_generator_loop collapse --cycles 3 --out runs/gen/collapse.json
+    python -m evals.bench_generator_loop retriever --source runs/gen/covid-data \
+        --out runs/gen/covid_retriever.json
 
 Articles are split by ``doc_id``: train-side articles give user corrections (their questions
 and gold answers, logged against real retrievals), eval-side articles give the frozen report
@@ -49,7 +51,9 @@ def gold_item(q: dict[str, Any], corpus: dict[str, Any]) -> Any:
     return QAItem(f"q{q['id']}", q["question"], ctx, tuple(q["answers"]))
 
 
-def open_rag(data_dir: Path, corpus: dict[str, Any], mode: str = "dense") -> Any:
+def open_rag(
+    data_dir: Path, corpus: dict[str, Any], mode: str = "dense", ingest: bool = True
+) -> Any:
     from rsi_rag import RAG
     from rsi_rag.config import RAGConfig
     from rsi_rag.types import SourceDocument
@@ -59,6 +63,8 @@ def open_rag(data_dir: Path, corpus: dict[str, Any], mode: str = "dense") -> Any
     )
     rag = RAG(data_dir, cfg)
     if not any(c.name == "covid" for c in rag.collections()):
+        if not ingest:
+            raise SystemExit(f"{data_dir} has no collection 'covid'; it is not a `covid` run")
         docs = (SourceDocument(pid, row["text"]) for pid, row in corpus.items())
         rag.ingest_documents(docs, "covid", total=len(corpus), progress=True)
     return rag
@@ -420,6 +426,18 @@ def main() -> None:
         action="store_true",
         help="generator loop alone on gold context (no retriever, much cheaper)",
     )
+    r = sub.add_parser(
+        "retriever",
+        help="a retriever cycle on the user corrections a `covid` run logged, then the "
+        "answers again with the promoted retriever",
+    )
+    r.add_argument("--source", default="runs/gen/covid-data", help="a `covid` run's data dir")
+    r.add_argument("--work-dir", default="runs/gen/covid-retriever")
+    r.add_argument("--sample", type=int, default=100)
+    r.add_argument("--retrieval-mode", choices=("dense", "hybrid"), default="hybrid")
+    r.add_argument("--max-new-tokens", type=int, default=48)
+    r.add_argument("--threads", type=int, default=2)
+    r.add_argument("--out", default="runs/gen/covid_retriever.json")
     k = sub.add_parser("collapse")
     k.add_argument("--cycles", type=int, default=3)
     k.add_argument("--train-questions", type=int, default=24)
@@ -443,6 +461,8 @@ def main() -> None:
     started = time.perf_counter()
     if args.cmd == "covid":
         result = covid_gold(args) if args.gold_only else covid(args)
+    elif args.cmd == "retriever":
+        result = retriever_cycle(args)
     else:
         import torch
 
@@ -456,6 +476,112 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2, default=str))
     print(f"wrote {args.out} ({result['wall_seconds']:.0f} s, peak RSS {rss_mb():.0f} MiB)")
+
+
+def retrieval_hits(rag: Any, qs: list[Any], modes: tuple[str, ...]) -> dict[str, Any]:
+    """hit@3 and hit@10 of the collection's champion retriever, per retrieval mode."""
+    rows = {m: [retrieved_item(rag, q, mode=m)[1:] for q in qs] for m in modes}
+    return {
+        m: {
+            "hit@3": sum(r[0] for r in rs) / len(rs),
+            "hit@10": sum(r[1] for r in rs) / len(rs),
+            "n": len(rs),
+        }
+        for m, rs in rows.items()
+    }
+
+
+def retriever_cycle(args: argparse.Namespace) -> dict[str, Any]:
+    """The retriever loop on the users' logged corrections, after the generator's cycle.
+
+    A copy of a `covid` run's data dir (its corrections logged against real retrievals, its
+    generator adapter promoted) runs one retriever cycle: each correction's best supporting
+    retrieved chunk becomes a positive, a seeded fifth of the queries forms the gate set, and
+    crops of the articles add label-free pairs. The report questions (eval-side articles, never
+    logged) are then answered again: the base model against the promoted adapter, both with
+    the promoted retriever, and the untrained system (base model, dense retrieval with the
+    base retriever) against the served one.
+    """
+    import shutil
+
+    import torch
+
+    from rsi_rag.loop.cycle import run_cycle
+    from rsi_rag.loop.generator_eval import GeneratorEvaluator
+
+    torch.set_num_threads(args.threads)
+    source, work = Path(args.source), Path(args.work_dir)
+    if not (source / "catalog.db").is_file():
+        raise SystemExit(
+            f"{source} holds no catalog.db; run `python -m evals.bench_generator_loop covid "
+            f"--data-dir {source}` first, or pass --source the data dir of such a run"
+        )
+    if work.exists():
+        shutil.rmtree(work)
+    shutil.copytree(source, work)
+    out: dict[str, Any] = {"args": vars(args)}
+    corpus, questions = load()
+    _, eval_q, _ = split(questions)
+    random.Random(0).shuffle(eval_q)
+    report_q = eval_q[: args.sample]
+    rag = open_rag(work, corpus, args.retrieval_mode, ingest=False)
+    col = rag.collection("covid")
+    if col.generator_version in ("base", ""):
+        raise SystemExit(f"{source} has no promoted generator adapter for 'covid'")
+    out["champions_before"] = {
+        "retriever": col.retriever_version,
+        "generator": col.generator_version,
+    }
+    modes = ("dense", "hybrid")
+    out["retrieval_before"] = {
+        "report": retrieval_hits(rag, report_q, modes),
+        "eval_side": retrieval_hits(rag, eval_q, modes),
+    }
+    print("retrieval before", out["retrieval_before"], flush=True)
+    untrained = GeneratorEvaluator(
+        [retrieved_item(rag, q, mode="dense")[0] for q in report_q], args.max_new_tokens
+    ).evaluate(rag.generator, model_version="base")
+    print("base model, base retriever, dense", untrained.summary(), flush=True)
+    _dump(out, args.out)
+    started = time.perf_counter()
+    cycle = run_cycle(
+        rag,
+        "covid",
+        use_generator=False,
+        on_stage=lambda s, i: print("stage", s, i, flush=True) if s != "train.step" else None,
+    )
+    out["cycle"] = {**cycle.to_dict(), "wall_seconds": time.perf_counter() - started}
+    print("cycle", cycle.decision, cycle.reasons, cycle.examples, cycle.seconds, flush=True)
+    _dump(out, args.out)
+    if cycle.decision != "promote":
+        return out
+    col = rag.collection("covid")
+    out["retrieval_after"] = {
+        "report": retrieval_hits(rag, report_q, modes),
+        "eval_side": retrieval_hits(rag, eval_q, modes),
+    }
+    print("retrieval after", out["retrieval_after"], flush=True)
+    served = GeneratorEvaluator(
+        [retrieved_item(rag, q, mode=args.retrieval_mode)[0] for q in report_q],
+        args.max_new_tokens,
+    )
+    adapter = served.evaluate(rag.generator_for(col), model_version=col.generator_version)
+    print("adapter, promoted retriever", adapter.summary(), flush=True)
+    base = served.evaluate(rag.generator, model_version="base")
+    print("base model, promoted retriever", base.summary(), flush=True)
+    out["answers"] = {
+        "untrained_system": untrained.summary(),
+        "base_promoted_retriever": base.summary(),
+        "adapter_promoted_retriever": adapter.summary(),
+    }
+    out["paired"] = {
+        "retrieved_f1": paired(base, adapter, "answer_f1"),
+        "retrieved_em": paired(base, adapter, "exact_match"),
+        "system_f1": paired(untrained, adapter, "answer_f1"),
+        "system_em": paired(untrained, adapter, "exact_match"),
+    }
+    print("paired", json.dumps(out["paired"], indent=1), flush=True)
+    return out
 
 
 def covid_gold(args: argparse.Namespace) -> dict[str, Any]:

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from evals.bench_generator_loop import retrieval_hits, retriever_cycle
+
+
+class _Ranking:
+    """A retriever whose ranking per mode is given: question -> list of source ids."""
+
+    def __init__(self, ranking: dict[str, dict[str, list[str]]]) -> None:
+        self.ranking = ranking
+
+    def retrieve(self, question: str, collection: str, k: int, mode: str | None = None) -> Any:
+        assert collection == "covid"
+        return [
+            SimpleNamespace(source=s, text=f"text of {s}")
+            for s in self.ranking[mode or "dense"][question][:k]
+        ]
+
+
+def _q(qid: int, question: str, gold: str) -> dict[str, Any]:
+    return {"id": qid, "question": question, "gold_pids": [gold], "answers": ["a"]}
+
+
+def test_retrieval_hits_counts_gold_in_the_top_3_and_top_10_per_mode() -> None:
+    filler = [f"x{i}" for i in range(12)]
+    rag = _Ranking(
+        {
+            "dense": {"q1": ["g1", *filler], "q2": [*filler[:5], "g2", *filler[5:]]},
+            "hybrid": {"q1": [*filler[:2], "g1", *filler], "q2": [*filler, "g2"]},
+        }
+    )
+    qs = [_q(1, "q1", "g1"), _q(2, "q2", "g2")]
+    out = retrieval_hits(rag, qs, ("dense", "hybrid"))
+    assert out["dense"] == {"hit@3": 0.5, "hit@10": 1.0, "n": 2}
+    # g2 sits at rank 13 for hybrid: neither in the top 3 nor in the top 10.
+    assert out["hybrid"] == {"hit@3": 0.5, "hit@10": 0.5, "n": 2}
+
+
+def test_the_retriever_bench_says_which_run_to_make_first_when_its_source_is_missing(
+    tmp_path: Path,
+) -> None:
+    args = argparse.Namespace(
+        source=str(tmp_path / "no-run"),
+        work_dir=str(tmp_path / "work"),
+        sample=10,
+        retrieval_mode="hybrid",
+        max_new_tokens=8,
+        threads=1,
+        out=str(tmp_path / "out.json"),
+    )
+    with pytest.raises(SystemExit) as err:
+        retriever_cycle(args)
+    assert "holds no catalog.db" in str(err.value)
+    assert "bench_generator_loop covid" in str(err.value)
+    assert not (tmp_path / "work").exists()
