@@ -71,15 +71,15 @@ def open_rag(
 
 
 def retrieved_item(
-    rag: Any, q: dict[str, Any], k: int = 10, mode: str | None = None
+    rag: Any, q: dict[str, Any], k: int = 10, mode: str | None = None, context_k: int = 3
 ) -> tuple[Any, float, float]:
-    """The item with the top-3 retrieved passages as context, and hit@3, hit@10."""
+    """The item with the top ``context_k`` retrieved passages as context, and hit@3, hit@10."""
     from rsi_rag.loop.generator_eval import QAItem
 
     hits = rag.retrieve(q["question"], "covid", k, mode=mode)
     gold = set(q["gold_pids"])
     sources = [h.source for h in hits]
-    ctx = tuple(h.text for h in hits[:3])
+    ctx = tuple(h.text for h in hits[:context_k])
     item = QAItem(f"q{q['id']}", q["question"], ctx, tuple(q["answers"]))
     return item, float(bool(gold & set(sources[:3]))), float(bool(gold & set(sources[:10])))
 
@@ -436,6 +436,12 @@ def main() -> None:
     r.add_argument("--sample", type=int, default=100)
     r.add_argument("--retrieval-mode", choices=("dense", "hybrid"), default="hybrid")
     r.add_argument("--max-new-tokens", type=int, default=48)
+    r.add_argument(
+        "--context-k",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[3],
+        help="passages in the prompt, a comma-separated list to compare (default 3)",
+    )
     r.add_argument("--threads", type=int, default=2)
     r.add_argument("--out", default="runs/gen/covid_retriever.json")
     k = sub.add_parser("collapse")
@@ -561,26 +567,33 @@ def retriever_cycle(args: argparse.Namespace) -> dict[str, Any]:
         "eval_side": retrieval_hits(rag, eval_q, modes),
     }
     print("retrieval after", out["retrieval_after"], flush=True)
-    served = GeneratorEvaluator(
-        [retrieved_item(rag, q, mode=args.retrieval_mode)[0] for q in report_q],
-        args.max_new_tokens,
-    )
-    adapter = served.evaluate(rag.generator_for(col), model_version=col.generator_version)
-    print("adapter, promoted retriever", adapter.summary(), flush=True)
-    base = served.evaluate(rag.generator, model_version="base")
-    print("base model, promoted retriever", base.summary(), flush=True)
-    out["answers"] = {
-        "untrained_system": untrained.summary(),
-        "base_promoted_retriever": base.summary(),
-        "adapter_promoted_retriever": adapter.summary(),
-    }
-    out["paired"] = {
-        "retrieved_f1": paired(base, adapter, "answer_f1"),
-        "retrieved_em": paired(base, adapter, "exact_match"),
-        "system_f1": paired(untrained, adapter, "answer_f1"),
-        "system_em": paired(untrained, adapter, "exact_match"),
-    }
-    print("paired", json.dumps(out["paired"], indent=1), flush=True)
+    out["answers"] = {"untrained_system": untrained.summary()}
+    out["paired"] = {}
+    adapter_gen = rag.generator_for(col)
+    for k in args.context_k:
+        items = [retrieved_item(rag, q, mode=args.retrieval_mode, context_k=k)[0] for q in report_q]
+        gold_in = sum(
+            bool(set(q["gold_pids"]) & {h.source for h in rag.retrieve(q["question"], "covid", k)})
+            for q in report_q
+        )
+        served = GeneratorEvaluator(items, args.max_new_tokens)
+        adapter = served.evaluate(adapter_gen, model_version=col.generator_version)
+        print(f"adapter, promoted retriever, top {k}", adapter.summary(), flush=True)
+        base = served.evaluate(rag.generator, model_version="base")
+        print(f"base model, promoted retriever, top {k}", base.summary(), flush=True)
+        out["answers"][f"top{k}"] = {
+            "gold_in_context": gold_in / len(items),
+            "base": base.summary(),
+            "adapter": adapter.summary(),
+        }
+        out["paired"][f"top{k}"] = {
+            "retrieved_f1": paired(base, adapter, "answer_f1"),
+            "retrieved_em": paired(base, adapter, "exact_match"),
+            "system_f1": paired(untrained, adapter, "answer_f1"),
+            "system_em": paired(untrained, adapter, "exact_match"),
+        }
+        print(f"paired, top {k}", json.dumps(out["paired"][f"top{k}"], indent=1), flush=True)
+        _dump(out, args.out)
     return out
 
 

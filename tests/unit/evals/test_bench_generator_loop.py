@@ -60,3 +60,14 @@ def test_the_retriever_bench_says_which_run_to_make_first_when_its_source_is_mis
     assert "holds no catalog.db" in str(err.value)
     assert "bench_generator_loop covid" in str(err.value)
     assert not (tmp_path / "work").exists()
+
+
+def test_retrieved_item_puts_the_top_context_k_passages_in_the_prompt() -> None:
+    from evals.bench_generator_loop import retrieved_item
+
+    rag = _Ranking({"dense": {"q1": ["x0", "g1", "x1", "x2"]}})
+    item, hit3, hit10 = retrieved_item(rag, _q(1, "q1", "g1"), context_k=1)
+    assert item.contexts == ("text of x0",)
+    assert (hit3, hit10) == (1.0, 1.0)
+    item, _, _ = retrieved_item(rag, _q(1, "q1", "g1"))
+    assert item.contexts == ("text of x0", "text of g1", "text of x1")
