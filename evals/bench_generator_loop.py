@@ -522,6 +522,11 @@ def retriever_cycle(args: argparse.Namespace) -> dict[str, Any]:
             f"{source} holds no catalog.db; run `python -m evals.bench_generator_loop covid "
             f"--data-dir {source}` first, or pass --source the data dir of such a run"
         )
+    if work.resolve() == source.resolve() or source.resolve() in work.resolve().parents:
+        raise SystemExit(
+            f"--work-dir {work} would overwrite the run in --source {source}; "
+            "pass a work dir outside it"
+        )
     if work.exists():
         shutil.rmtree(work)
     shutil.copytree(source, work)

@@ -62,6 +62,20 @@ def test_the_retriever_bench_says_which_run_to_make_first_when_its_source_is_mis
     assert not (tmp_path / "work").exists()
 
 
+def test_the_retriever_bench_refuses_a_work_dir_that_would_overwrite_its_source(
+    tmp_path: Path,
+) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "catalog.db").write_bytes(b"kept")
+    for work in (run, run / "copy"):
+        args = argparse.Namespace(source=str(run), work_dir=str(work), threads=1)
+        with pytest.raises(SystemExit) as err:
+            retriever_cycle(args)
+        assert "would overwrite the run" in str(err.value)
+    assert (run / "catalog.db").read_bytes() == b"kept"
+
+
 def test_retrieved_item_puts_the_top_context_k_passages_in_the_prompt() -> None:
     from evals.bench_generator_loop import retrieved_item
 
