@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from evals.bench_generator_loop import load, open_rag, split
+from evals.bench_generator_loop import abstention_contexts, load, open_rag, split
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
@@ -50,23 +50,6 @@ def abstain_on_answerable(answerable: np.ndarray, unanswerable: np.ndarray, targ
     unanswerable ones."""
     threshold = float(np.quantile(unanswerable, target))
     return float(np.mean(answerable < threshold))
-
-
-def contexts(rag: Any, q: dict[str, Any]) -> list[tuple[int, list[Any]]]:
-    """(1, answerable top 3) when the gold passage is there; (0, three passages without it)."""
-    hits = rag.retrieve(q["question"], "covid", 10)
-    gold = set(q["gold_pids"])
-    out: list[tuple[int, list[Any]]] = []
-    if gold & {h.source for h in hits[:3]}:
-        out.append((1, hits[:3]))
-    without = [
-        h
-        for h in hits
-        if h.source not in gold and not any(a.lower() in h.text.lower() for a in q["answers"])
-    ][:3]
-    if without:
-        out.append((0, without))
-    return out
 
 
 def cosines(embedder: Any, question: str, hits: list[Any]) -> tuple[float, float]:
@@ -113,7 +96,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     scores.update({f"{m}_abstain_logprob": [] for m in models})
     tokenizer = rag.generator.tokenizer
     for q in eval_q[: args.sample]:
-        for label, hits in contexts(rag, q):
+        for label, hits in abstention_contexts(rag, q):
             labels.append(label)
             passage, sentence = cosines(embedder, q["question"], hits)
             scores["passage_cosine"].append(passage)

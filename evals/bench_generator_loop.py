@@ -325,6 +325,24 @@ def covid(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def abstention_contexts(rag: Any, q: dict[str, Any]) -> list[tuple[int, list[Any]]]:
+    """(1, the top 3) when they hold the gold passage; (0, the first three of the top 10 that
+    are neither the gold passage nor contain a gold answer) when there are such passages."""
+    hits = rag.retrieve(q["question"], "covid", 10)
+    gold = set(q["gold_pids"])
+    out: list[tuple[int, list[Any]]] = []
+    if gold & {h.source for h in hits[:3]}:
+        out.append((1, hits[:3]))
+    without = [
+        h
+        for h in hits
+        if h.source not in gold and not any(a.lower() in h.text.lower() for a in q["answers"])
+    ][:3]
+    if without:
+        out.append((0, without))
+    return out
+
+
 def abstention(rag: Any, qs: list[Any], corpus: dict[str, Any], gen: Any, mnt: int) -> dict:
     """Answerable (top-3 retrieved) vs unanswerable (gold chunk removed from the context)."""
     from rsi_rag.generate.citations import is_abstention
@@ -332,28 +350,18 @@ def abstention(rag: Any, qs: list[Any], corpus: dict[str, Any], gen: Any, mnt: i
 
     res: dict[str, Any] = {}
     for name, g in (("base", rag.generator), ("adapter", gen)):
-        unans = ans = n_un = n_an = 0
+        counts = {0: [0, 0], 1: [0, 0]}  # answerable: [abstained, contexts]
         for q in qs:
-            hits = rag.retrieve(q["question"], "covid", 10)
-            gold = set(q["gold_pids"])
-            with_gold = [h for h in hits[:3]]
-            without = [
-                h
-                for h in hits
-                if h.source not in gold
-                and not any(a.lower() in h.text.lower() for a in q["answers"])
-            ][:3]
-            if gold & {h.source for h in with_gold}:
-                n_an += 1
-                ans += is_abstention(g.generate(build_messages(q["question"], with_gold), mnt))
-            if without:
-                n_un += 1
-                unans += is_abstention(g.generate(build_messages(q["question"], without), mnt))
+            for answerable, hits in abstention_contexts(rag, q):
+                counts[answerable][1] += 1
+                counts[answerable][0] += is_abstention(
+                    g.generate(build_messages(q["question"], hits), mnt)
+                )
         res[name] = {
-            "abstain_when_unanswerable": unans / max(n_un, 1),
-            "n_unanswerable": n_un,
-            "abstain_when_answerable": ans / max(n_an, 1),
-            "n_answerable": n_an,
+            "abstain_when_unanswerable": counts[0][0] / max(counts[0][1], 1),
+            "n_unanswerable": counts[0][1],
+            "abstain_when_answerable": counts[1][0] / max(counts[1][1], 1),
+            "n_answerable": counts[1][1],
         }
     return res
 
@@ -513,7 +521,7 @@ def retriever_cycle(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from rsi_rag.loop.cycle import run_cycle
-    from rsi_rag.loop.generator_eval import GeneratorEvaluator
+    from rsi_rag.loop.generator_eval import GeneratorEvaluator, QAItem
 
     torch.set_num_threads(args.threads)
     source, work = Path(args.source), Path(args.work_dir)
@@ -575,11 +583,22 @@ def retriever_cycle(args: argparse.Namespace) -> dict[str, Any]:
     out["answers"] = {"untrained_system": untrained.summary()}
     out["paired"] = {}
     adapter_gen = rag.generator_for(col)
+    ranked = {
+        q["id"]: rag.retrieve(q["question"], "covid", 10, mode=args.retrieval_mode)
+        for q in report_q
+    }
     for k in args.context_k:
-        items = [retrieved_item(rag, q, mode=args.retrieval_mode, context_k=k)[0] for q in report_q]
-        gold_in = sum(
-            bool(set(q["gold_pids"]) & {h.source for h in rag.retrieve(q["question"], "covid", k)})
+        items = [
+            QAItem(
+                f"q{q['id']}",
+                q["question"],
+                tuple(h.text for h in ranked[q["id"]][:k]),
+                tuple(q["answers"]),
+            )
             for q in report_q
+        ]
+        gold_in = sum(
+            bool(set(q["gold_pids"]) & {h.source for h in ranked[q["id"]][:k]}) for q in report_q
         )
         served = GeneratorEvaluator(items, args.max_new_tokens)
         adapter = served.evaluate(adapter_gen, model_version=col.generator_version)

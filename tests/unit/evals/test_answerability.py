@@ -6,7 +6,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from evals.answerability import abstain_on_answerable, auc, contexts
+from evals.answerability import abstain_on_answerable, auc
+from evals.bench_generator_loop import abstention_contexts
 
 
 def test_auc_is_one_for_a_perfect_separation_a_half_for_none_and_zero_reversed() -> None:
@@ -35,10 +36,10 @@ def test_contexts_pair_the_answerable_top_3_with_three_passages_that_lack_the_an
     texts = {"g": "the answer is ACE2", "p2": "mentions ace2 too", "p3": "x", "p4": "y"}
     rag = _Retriever(["p3", "g", "p2", "p4", "p5"], texts)
     q = {"question": "receptor?", "gold_pids": ["g"], "answers": ["ACE2"]}
-    (a_label, answerable), (u_label, unanswerable) = contexts(rag, q)
+    (a_label, answerable), (u_label, unanswerable) = abstention_contexts(rag, q)
     assert (a_label, [h.source for h in answerable]) == (1, ["p3", "g", "p2"])
     # The gold passage and p2, which holds the answer string, are left out.
     assert (u_label, [h.source for h in unanswerable]) == (0, ["p3", "p4", "p5"])
     # Gold below the top 3: only the unanswerable context.
     far = _Retriever(["p3", "p4", "p5", "g"], texts)
-    assert [label for label, _ in contexts(far, q)] == [0]
+    assert [label for label, _ in abstention_contexts(far, q)] == [0]
