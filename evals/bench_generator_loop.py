@@ -398,37 +398,50 @@ def verification(rag: Any, items: list[Any], gen: Any, mnt: int) -> dict[str, An
     return out
 
 
+def _options(parser: argparse.ArgumentParser, **defaults: Any) -> None:
+    """``--name`` options typed and defaulted by ``defaults`` (underscores become dashes)."""
+    for name, value in defaults.items():
+        kind = type(value) if isinstance(value, (int, float)) else str
+        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=value)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("covid")
-    c.add_argument("--sample", type=int, default=100)
-    c.add_argument("--retrieved-sample", type=int, default=100)
-    c.add_argument("--gate", type=int, default=40)
-    c.add_argument("--users", type=int, default=200)
-    c.add_argument("--abstain", type=int, default=40)
-    c.add_argument("--synthetic", type=int, default=20)
-    c.add_argument("--heldout", type=int, default=20)
-    c.add_argument("--steps", type=int, default=40)
-    c.add_argument("--batch", type=int, default=2)
-    c.add_argument("--accum", type=int, default=4)
+    _options(
+        c,
+        sample=100,
+        retrieved_sample=100,
+        gate=40,
+        users=200,
+        abstain=40,
+        synthetic=20,
+        heldout=20,
+        steps=40,
+        batch=2,
+        accum=4,
+    )
     c.add_argument(
         "--top-layers", type=int, default=None, help="LoRA in the last N blocks only (default: all)"
     )
-    c.add_argument("--lr", type=float, default=5e-4)
+    _options(c, lr=5e-4)
     c.add_argument(
         "--retrieval-mode",
         choices=("dense", "hybrid"),
         default="dense",
         help="retrieval the service answers with (the untrained baseline is always dense)",
     )
-    c.add_argument("--max-length", type=int, default=768)
-    c.add_argument("--max-new-tokens", type=int, default=48)
-    c.add_argument("--abstain-eval", type=int, default=30)
-    c.add_argument("--verify-n", type=int, default=20)
-    c.add_argument("--threads", type=int, default=2)
-    c.add_argument("--data-dir", default="runs/gen/covid-data")
-    c.add_argument("--out", default="runs/gen/covid.json")
+    _options(
+        c,
+        max_length=768,
+        max_new_tokens=48,
+        abstain_eval=30,
+        verify_n=20,
+        threads=2,
+        data_dir="runs/gen/covid-data",
+        out="runs/gen/covid.json",
+    )
     c.add_argument(
         "--gold-only",
         action="store_true",
@@ -440,43 +453,85 @@ def main() -> None:
         "answers again with the promoted retriever",
     )
     r.add_argument("--source", default="runs/gen/covid-data", help="a `covid` run's data dir")
-    r.add_argument("--work-dir", default="runs/gen/covid-retriever")
-    r.add_argument("--sample", type=int, default=100)
+    _options(
+        r,
+        work_dir="runs/gen/covid-retriever",
+        sample=100,
+    )
     r.add_argument("--retrieval-mode", choices=("dense", "hybrid"), default="hybrid")
-    r.add_argument("--max-new-tokens", type=int, default=48)
+    _options(r, max_new_tokens=48)
     r.add_argument(
         "--context-k",
         type=lambda v: [int(x) for x in v.split(",")],
         default=[3],
         help="passages in the prompt, a comma-separated list to compare (default 3)",
     )
-    r.add_argument("--threads", type=int, default=2)
-    r.add_argument("--out", default="runs/gen/covid_retriever.json")
+    _options(
+        r,
+        threads=2,
+        out="runs/gen/covid_retriever.json",
+    )
+    d = sub.add_parser(
+        "reader",
+        help="a second generator cycle on the same corrections, reading one passage at a time, "
+        "after a `retriever` run",
+    )
+    d.add_argument("--source", default="runs/gen/covid-retriever", help="a `retriever` work dir")
+    _options(
+        d,
+        work_dir="runs/gen/covid-reader",
+        sample=100,
+        gate=80,
+        heldout=20,
+    )
+    d.add_argument("--context-k", type=int, default=3, help="passages read, one at a time")
+    _options(
+        d,
+        negative_rate=0.1,
+        steps=160,
+        batch=4,
+        accum=2,
+        lr=3e-4,
+        top_layers=12,
+        max_length=768,
+        max_new_tokens=48,
+        abstain_eval=30,
+        threads=2,
+        out="runs/gen/covid_reader.json",
+    )
     k = sub.add_parser("collapse")
-    k.add_argument("--cycles", type=int, default=3)
-    k.add_argument("--train-questions", type=int, default=24)
-    k.add_argument("--gate", type=int, default=16)
-    k.add_argument("--steps", type=int, default=12)
-    k.add_argument("--lr", type=float, default=2e-3)
-    k.add_argument("--rank", type=int, default=8)
-    k.add_argument("--batch", type=int, default=2)
-    k.add_argument("--accum", type=int, default=2)
+    _options(
+        k,
+        cycles=3,
+        train_questions=24,
+        gate=16,
+        steps=12,
+        lr=2e-3,
+        rank=8,
+        batch=2,
+        accum=2,
+    )
     k.add_argument(
         "--top-layers",
         type=int,
         default=None,
         help="LoRA on every linear layer of the last N blocks (default: attention of all)",
     )
-    k.add_argument("--threads", type=int, default=2)
-    k.add_argument("--max-new-tokens", type=int, default=24)
-    k.add_argument("--work-dir", default="runs/gen/collapse")
-    k.add_argument("--out", default="runs/gen/collapse.json")
+    _options(
+        k,
+        threads=2,
+        max_new_tokens=24,
+        work_dir="runs/gen/collapse",
+        out="runs/gen/collapse.json",
+    )
     args = p.parse_args()
     started = time.perf_counter()
     if args.cmd == "covid":
         result = covid_gold(args) if args.gold_only else covid(args)
     elif args.cmd == "retriever":
         result = retriever_cycle(args)
+    elif args.cmd == "reader":
+        result = reader_cycle(args)
     else:
         import torch
 
@@ -505,6 +560,29 @@ def retrieval_hits(rag: Any, qs: list[Any], modes: tuple[str, ...]) -> dict[str,
     }
 
 
+def copy_run(source: Path, work: Path, make: str) -> Path:
+    """A fresh copy of the finished run in ``source`` at ``work``, which must lie outside it.
+
+    ``make`` names the subcommand (and its data-dir option) that produces such a run.
+    """
+    import shutil
+
+    if not (source / "catalog.db").is_file():
+        raise SystemExit(
+            f"{source} holds no catalog.db; run `python -m evals.bench_generator_loop {make} "
+            f"{source}` first, or pass --source the data dir of such a run"
+        )
+    if work.resolve() == source.resolve() or source.resolve() in work.resolve().parents:
+        raise SystemExit(
+            f"--work-dir {work} would overwrite the run in --source {source}; "
+            "pass a work dir outside it"
+        )
+    if work.exists():
+        shutil.rmtree(work)
+    shutil.copytree(source, work)
+    return work
+
+
 def retriever_cycle(args: argparse.Namespace) -> dict[str, Any]:
     """The retriever loop on the users' logged corrections, after the generator's cycle.
 
@@ -516,28 +594,13 @@ def retriever_cycle(args: argparse.Namespace) -> dict[str, Any]:
     the promoted retriever, and the untrained system (base model, dense retrieval with the
     base retriever) against the served one.
     """
-    import shutil
-
     import torch
 
     from rsi_rag.loop.cycle import run_cycle
     from rsi_rag.loop.generator_eval import GeneratorEvaluator, QAItem
 
     torch.set_num_threads(args.threads)
-    source, work = Path(args.source), Path(args.work_dir)
-    if not (source / "catalog.db").is_file():
-        raise SystemExit(
-            f"{source} holds no catalog.db; run `python -m evals.bench_generator_loop covid "
-            f"--data-dir {source}` first, or pass --source the data dir of such a run"
-        )
-    if work.resolve() == source.resolve() or source.resolve() in work.resolve().parents:
-        raise SystemExit(
-            f"--work-dir {work} would overwrite the run in --source {source}; "
-            "pass a work dir outside it"
-        )
-    if work.exists():
-        shutil.rmtree(work)
-    shutil.copytree(source, work)
+    work = copy_run(Path(args.source), Path(args.work_dir), "covid --data-dir")
     out: dict[str, Any] = {"args": vars(args)}
     corpus, questions = load()
     _, eval_q, _ = split(questions)
@@ -546,7 +609,7 @@ def retriever_cycle(args: argparse.Namespace) -> dict[str, Any]:
     rag = open_rag(work, corpus, args.retrieval_mode, ingest=False)
     col = rag.collection("covid")
     if col.generator_version in ("base", ""):
-        raise SystemExit(f"{source} has no promoted generator adapter for 'covid'")
+        raise SystemExit(f"{args.source} has no promoted generator adapter for 'covid'")
     out["champions_before"] = {
         "retriever": col.retriever_version,
         "generator": col.generator_version,
@@ -619,6 +682,169 @@ def retriever_cycle(args: argparse.Namespace) -> dict[str, Any]:
         print(f"paired, top {k}", json.dumps(out["paired"][f"top{k}"], indent=1), flush=True)
         _dump(out, args.out)
     return out
+
+
+def reader_cycle(args: argparse.Namespace) -> dict[str, Any]:
+    """The generator loop once more, now training and serving a reader of one passage at a time.
+
+    A copy of a `retriever` run's work dir (generator adapter and retriever both promoted on
+    the users' logged corrections) runs a second generator cycle with
+    ``reading="per_passage"``: the same corrections become single-passage examples (the
+    passage that supports the answer, and for half of them a passage of the same prompt that
+    lacks it, with the abstention answer) and the gate reads one passage at a time. The report
+    questions are answered before and after, each reading against the untrained system (base
+    model, base retriever, dense top 3 in one prompt), and the abstention contexts are read the
+    same way.
+    """
+    import dataclasses
+
+    import torch
+
+    from rsi_rag.loop.generator_cycle import run_generator_cycle
+    from rsi_rag.loop.generator_eval import GeneratorEvaluator, QAItem
+
+    torch.set_num_threads(args.threads)
+    work = copy_run(Path(args.source), Path(args.work_dir), "retriever --work-dir")
+    out: dict[str, Any] = {"args": vars(args)}
+    corpus, questions = load()
+    train_q, eval_q, _ = split(questions)
+    random.Random(0).shuffle(eval_q)
+    report_q = eval_q[: args.sample]
+    gate_q = eval_q[args.sample : args.sample + args.gate]
+    rag = open_rag(work, corpus, "hybrid", ingest=False)
+    col = rag.collection("covid")
+    base_retriever = rag.registry.get(col.retriever_version).parent_id
+    if col.generator_version in ("base", "") or base_retriever is None:
+        raise SystemExit(
+            f"{args.source} needs a promoted generator adapter and a promoted retriever for "
+            "'covid'; pass --source the work dir of a `retriever` run that promoted"
+        )
+    first_adapter = col.generator_version
+    out["champions_before"] = {"retriever": col.retriever_version, "generator": first_adapter}
+
+    def items(ranked: dict[Any, list[Any]], k: int) -> list[Any]:
+        return [
+            QAItem(
+                f"q{q['id']}",
+                q["question"],
+                tuple(h.text for h in ranked[q["id"]][:k]),
+                tuple(q["answers"]),
+            )
+            for q in report_q
+        ]
+
+    base_col = dataclasses.replace(col, retriever_version=base_retriever)
+    dense = rag.retriever(base_col, "dense")
+    untrained_ranked = {q["id"]: dense.retrieve(base_col, q["question"], 10) for q in report_q}
+    ranked = {q["id"]: rag.retrieve(q["question"], "covid", 10, mode="hybrid") for q in report_q}
+    k = args.context_k
+    out["gold_in_top"] = {
+        n: sum(
+            bool(set(q["gold_pids"]) & {h.source for h in ranked[q["id"]][:n]}) for q in report_q
+        )
+        / len(report_q)
+        for n in range(1, k + 1)
+    }
+    results: dict[str, Any] = {}
+
+    def run(name: str, gen: Any, its: list[Any], reading: str) -> Any:
+        ev = GeneratorEvaluator(its, args.max_new_tokens, reading)
+        started = time.perf_counter()
+        res = ev.evaluate(gen, model_version=name)
+        results[name] = res
+        out.setdefault("answers", {})[name] = {
+            **res.summary(),
+            "abstained": sum(map(is_abstention_text, ev.outputs.values())) / len(its),
+            "passages_read": sum(ev.passages_read.values()) / len(its),
+            "seconds_per_query": (time.perf_counter() - started) / len(its),
+        }
+        print(name, json.dumps(out["answers"][name]), flush=True)
+        _dump(out, args.out)
+        return res
+
+    untrained = "untrained: base, base retriever, dense top 3"
+    run(untrained, rag.generator, items(untrained_ranked, 3), "joint")
+    first = rag.generator_for(col)
+    run("cycle-1 adapter, joint top 1", first, items(ranked, 1), "joint")
+    run(f"cycle-1 adapter, per passage top {k}", first, items(ranked, k), "per_passage")
+    heldout = [
+        row["text"]
+        for row in corpus.values()
+        if row.get("doc_id") not in {q["doc_id"] for q in train_q}
+    ][: args.heldout]
+    started = time.perf_counter()
+    report = run_generator_cycle(
+        rag,
+        "covid",
+        gate_items=[gold_item(q, corpus) for q in gate_q],
+        heldout_texts=heldout,
+        cycle=2,
+        train_config=lora_config(
+            args.lr,
+            args.steps,
+            args.batch,
+            args.accum,
+            args.max_length,
+            save_every=20,
+            top_layers=args.top_layers,
+        ),
+        frozen_questions=[q["question"] for q in report_q],
+        progress=True,
+        max_new_tokens=args.max_new_tokens,
+        reading="per_passage",
+        negative_rate=args.negative_rate,
+    )
+    out["cycle"] = {**report.__dict__, "wall_seconds": time.perf_counter() - started}
+    keys = ("version", "promoted", "train", "manifest", "guards")
+    print("cycle", json.dumps({n: out["cycle"][n] for n in keys}, default=str), flush=True)
+    print("decision", report.decision["reasons"], flush=True)
+    _dump(out, args.out)
+    if not report.promoted:  # report the challenger's figures even when the gate refused it
+        rag.adapters.load(report.version, rag.registry.get(report.version).path)
+    second = rag.adapters.generator(report.version)
+    run(f"cycle-2 reader, per passage top {k}", second, items(ranked, k), "per_passage")
+    run("cycle-2 reader, joint top 1", second, items(ranked, 1), "joint")
+    served = results[f"cycle-2 reader, per passage top {k}"]
+    out["paired"] = {
+        against: paired(results[against], served, "answer_f1")
+        for against in (
+            untrained,
+            "cycle-1 adapter, joint top 1",
+            f"cycle-1 adapter, per passage top {k}",
+        )
+    }
+    print("paired", json.dumps(out["paired"], indent=1), flush=True)
+    out["abstention"] = {
+        name: passage_abstention(rag, report_q[: args.abstain_eval], gen, args.max_new_tokens)
+        for name, gen in (("cycle-1 adapter", first), ("cycle-2 reader", second))
+    }
+    print("abstention, per passage", json.dumps(out["abstention"]), flush=True)
+    _dump(out, args.out)
+    return out
+
+
+def is_abstention_text(text: str) -> bool:
+    from rsi_rag.generate.citations import is_abstention
+
+    return is_abstention(text)
+
+
+def passage_abstention(rag: Any, qs: list[Any], gen: Any, mnt: int) -> dict[str, Any]:
+    """Abstention when each passage is read alone: the answerable and unanswerable contexts of
+    :func:`abstention_contexts`, abstaining only when every passage does."""
+    from rsi_rag.generate.reading import read_each
+
+    counts = {0: [0, 0], 1: [0, 0]}  # answerable: [abstained, contexts]
+    for q in qs:
+        for answerable, hits in abstention_contexts(rag, q):
+            counts[answerable][1] += 1
+            counts[answerable][0] += read_each(gen, q["question"], hits, mnt)[1] is None
+    return {
+        "abstain_when_unanswerable": counts[0][0] / max(counts[0][1], 1),
+        "n_unanswerable": counts[0][1],
+        "abstain_when_answerable": counts[1][0] / max(counts[1][1], 1),
+        "n_answerable": counts[1][1],
+    }
 
 
 def covid_gold(args: argparse.Namespace) -> dict[str, Any]:

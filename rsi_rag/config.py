@@ -10,11 +10,21 @@ from typing import Any, Literal
 
 from rsi_rag.errors import ConfigError
 
-__all__ = ["PRECISIONS", "RAGConfig", "RetrievalMode"]
+__all__ = ["PRECISIONS", "READINGS", "RAGConfig", "Reading", "RetrievalMode", "check_reading"]
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
 RetrievalMode = Literal["dense", "hybrid"]
+Reading = Literal["joint", "per_passage"]
+READINGS: tuple[str, ...] = ("joint", "per_passage")
+
+
+def check_reading(value: object) -> str:
+    """``value`` if it names a reading mode, else a :class:`ConfigError` saying which do."""
+    if value not in READINGS:
+        raise ConfigError(f"reading must be one of {', '.join(READINGS)}, got {value!r}")
+    return str(value)
+
 
 _SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 
@@ -41,6 +51,10 @@ class RAGConfig:
         top_k: Chunks retrieved by default.
         context_k: Chunks placed in the generator prompt.
         retrieval_mode: ``"dense"`` or ``"hybrid"`` (BM25 fused by reciprocal rank).
+        reading: ``"joint"`` puts the ``context_k`` passages in one prompt;
+            ``"per_passage"`` asks each of them alone, in rank order, and answers with the
+            first reading that does not abstain (:mod:`rsi_rag.generate.reading`). The
+            generator loop then trains on single-passage examples to match.
         rrf_k: The constant of reciprocal rank fusion.
         abstain_threshold: When the best dense cosine score is below this value the
             answer is an abstention, without generating.
@@ -64,6 +78,7 @@ class RAGConfig:
     top_k: int = 10
     context_k: int = 3
     retrieval_mode: RetrievalMode = "dense"
+    reading: Reading = "joint"
     rrf_k: int = 60
     abstain_threshold: float = 0.25
     max_new_tokens: int = 96
@@ -98,6 +113,7 @@ class RAGConfig:
             raise ConfigError(
                 f"retrieval_mode must be 'dense' or 'hybrid', got {self.retrieval_mode!r}"
             )
+        check_reading(self.reading)
         if not -1.0 <= float(self.abstain_threshold) <= 1.0:
             raise ConfigError(
                 f"abstain_threshold is a cosine score in [-1, 1], got {self.abstain_threshold!r}"

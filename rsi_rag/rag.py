@@ -20,6 +20,7 @@ from rsi_rag.errors import (
 from rsi_rag.generate.base import Generator
 from rsi_rag.generate.citations import extract_citations, is_abstention
 from rsi_rag.generate.prompts import ABSTAIN_TEXT, build_messages, select_context
+from rsi_rag.generate.reading import read_each
 from rsi_rag.index.manager import IndexManager
 from rsi_rag.ingest.pipeline import Ingestor, load_files
 from rsi_rag.registry.registry import ModelRegistry
@@ -492,6 +493,13 @@ class RAG:
             pieces: Iterator[str] = self.verifier.stream(
                 question, context, self.generator_for(col), self.config.max_new_tokens
             )
+        elif relevant and self.config.reading == "per_passage":
+            text, read_from, _ = read_each(
+                self.generator_for(col), question, context, self.config.max_new_tokens
+            )
+            # Citation markers of the answer number the one passage it was read from.
+            context = [read_from] if read_from is not None else []
+            pieces = iter([text])
         elif relevant:
             pieces = self.generator_for(col).stream(
                 build_messages(question, context), self.config.max_new_tokens

@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rsi_rag.config import check_reading
 from rsi_rag.errors import ValidationError
 from rsi_rag.loop.gate import Gate, GateDecision
 from rsi_rag.loop.generator_data import (
     ExampleStore,
     GenExample,
     collect_user_examples,
+    per_passage_examples,
     question_key,
 )
 from rsi_rag.loop.generator_eval import GeneratorEvaluator, QAItem, generator_guards
@@ -149,6 +151,8 @@ def run_generator_cycle(
     frozen_questions: Sequence[str] = (),
     progress: bool = False,
     max_new_tokens: int = 48,
+    reading: str | None = None,
+    negative_rate: float = 0.1,
 ) -> GeneratorCycleReport:
     """Run one cycle; returns the report (the decision is also stored in the registry).
 
@@ -159,6 +163,11 @@ def run_generator_cycle(
         extra_examples: Synthetic or abstention examples produced for this cycle.
         frozen_questions: Further questions of frozen sets (the report set).
         max_new_tokens: Generation budget per gate answer.
+        reading: How the served generator reads its passages (``None``: the RAG config's
+            ``reading``). ``"per_passage"`` trains on single-passage examples
+            (:func:`per_passage_examples`) and gates with that reading.
+        negative_rate: With per-passage reading, the share of answer examples that also
+            give a passage lacking the answer as an abstention example.
     """
     started = time.perf_counter()
     col = rag.collection(collection)
@@ -168,6 +177,19 @@ def run_generator_cycle(
     examples, manifest = store.training_set(
         max_synthetic_share, rag.catalog.deleted_document_ids(col.id)
     )
+    reading = check_reading(reading or rag.config.reading)
+    manifest["reading"] = reading
+    if reading == "per_passage":
+        examples, manifest["per_passage"] = per_passage_examples(
+            examples, negative_rate=negative_rate
+        )
+        manifest["per_passage"]["negative_rate"] = negative_rate
+        counts: dict[str, int] = {}
+        for e in examples:
+            counts[e.provenance] = counts.get(e.provenance, 0) + 1
+        manifest["examples"] = len(examples)
+        manifest["by_provenance"] = counts
+        manifest["example_ids"] = sorted(e.id for e in examples)
     digest = hashlib.sha1("".join(manifest["example_ids"]).encode()).hexdigest()[:8]
     version = f"gen-{col.id}-c{cycle}-{digest}"
     out_dir = Path(rag.data_dir) / "adapters" / f"collection-{col.id}" / version
@@ -202,7 +224,7 @@ def run_generator_cycle(
             metrics={"train": train},
         )
     rag.adapters.load(version, result.adapter_path)
-    evaluator = GeneratorEvaluator(gate_items, max_new_tokens)
+    evaluator = GeneratorEvaluator(gate_items, max_new_tokens, reading)
     champ_res, ref_guards = _evaluate(rag, champion, evaluator, heldout_texts)
     chal_res, guards = _evaluate(rag, version, evaluator, heldout_texts)
     guards["synthetic_share"] = manifest["synthetic_share"]

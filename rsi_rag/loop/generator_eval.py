@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rsi_rag.config import check_reading
 from rsi_rag.errors import ValidationError
 from rsi_rag.evaluation.base import Evaluator
 from rsi_rag.evaluation.guards import distinct_n, heldout_perplexity, self_bleu
@@ -21,6 +22,7 @@ from rsi_rag.evaluation.metrics import exact_match, groundedness, latency_summar
 from rsi_rag.generate.base import Generator
 from rsi_rag.generate.citations import is_abstention
 from rsi_rag.generate.prompts import build_messages
+from rsi_rag.generate.reading import read_each
 from rsi_rag.types import Hit
 
 __all__ = ["GeneratorEvaluator", "QAItem", "generator_guards", "strip_markers"]
@@ -52,22 +54,30 @@ class GeneratorEvaluator(Evaluator[Generator]):
     Args:
         items: The evaluation or gate items (frozen: never trained on).
         max_new_tokens: Generation budget per answer.
+        reading: ``"joint"`` (every passage of the item in one prompt) or ``"per_passage"``
+            (:func:`rsi_rag.generate.reading.read_each`; groundedness is then measured
+            against the passage the answer was read from).
 
     Attributes:
         outputs: Answers of the last evaluated generator, by item id (for diversity guards).
+        passages_read: Prompts generated per item in the last evaluation.
     """
 
     name = "generator"
     primary_metric = "answer_f1"
     greater_is_better = True
 
-    def __init__(self, items: Sequence[QAItem], max_new_tokens: int = 48) -> None:
+    def __init__(
+        self, items: Sequence[QAItem], max_new_tokens: int = 48, reading: str = "joint"
+    ) -> None:
         ids = [it.id for it in items]
         if len(set(ids)) != len(ids):
             raise ValidationError("evaluation items must have distinct ids")
         self.items = list(items)
         self.max_new_tokens = max_new_tokens
+        self.reading = check_reading(reading)
         self.outputs: dict[str, str] = {}
+        self.passages_read: dict[str, int] = {}
 
     @property
     def query_ids(self) -> list[str]:
@@ -79,11 +89,19 @@ class GeneratorEvaluator(Evaluator[Generator]):
         }
         latencies = []
         self.outputs = {}
+        self.passages_read = {}
         for it in self.items:
             started = time.perf_counter()
-            raw = system.generate(build_messages(it.question, it.hits()), self.max_new_tokens)
+            contexts: Sequence[str] = it.contexts
+            if self.reading == "per_passage":
+                raw, hit, read = read_each(system, it.question, it.hits(), self.max_new_tokens)
+                contexts = (hit.text,) if hit is not None else ()
+            else:
+                raw = system.generate(build_messages(it.question, it.hits()), self.max_new_tokens)
+                read = len(it.contexts)
             latencies.append((time.perf_counter() - started) * 1000)
             self.outputs[it.id] = raw
+            self.passages_read[it.id] = read
             abstained = is_abstention(raw)
             text = strip_markers(raw)
             if it.answers:
@@ -93,7 +111,7 @@ class GeneratorEvaluator(Evaluator[Generator]):
                 f1 = em = float(abstained)
             metrics["answer_f1"][it.id] = f1
             metrics["exact_match"][it.id] = em
-            metrics["groundedness"][it.id] = 1.0 if abstained else groundedness(text, it.contexts)
+            metrics["groundedness"][it.id] = 1.0 if abstained else groundedness(text, contexts)
             metrics["abstention_accuracy"][it.id] = float(abstained == (not it.answers))
         lat = latency_summary(latencies)
         return metrics, {"latency_p95_ms": lat.get("latency_p95_ms", 0.0)}

@@ -74,3 +74,56 @@ def test_cycle_trains_on_feedback_gates_and_records_the_decision(
     with pytest.raises(FrozenDataError):
         store.add([GenExample(gate[0].question, gate[0].contexts, "x", "user_correction")], 2)
     rag.close()
+
+
+def test_a_per_passage_cycle_trains_single_passage_examples_and_serves_that_way(
+    tmp_path: Path, real_generator: HFGenerator
+) -> None:
+    rag = RAG(
+        tmp_path / "d",
+        RAGConfig(max_new_tokens=6, abstain_threshold=-1.0, context_k=2, reading="per_passage"),
+        embedder=FakeEmbedder(),
+        generator=real_generator,
+    )
+    docs = [
+        SourceDocument(f"zog{i}.txt", f"On planet Zog-{i} the sky is {COLOURS[i]}.")
+        for i in range(4)
+    ]
+    rag.ingest_documents(docs, "c")
+    for i in range(4):
+        ans = rag.ask(f"What colour is the sky on planet Zog-{i}?", "c")
+        # The answer was read from one passage: it cites at most that one.
+        assert len({c.chunk_id for c in ans.citations}) <= 1
+        assert {c.chunk_id for c in ans.citations} <= {h.chunk_id for h in ans.hits[:2]}
+        rag.feedback(ans.interaction_id, rating=-1, correction=f"{COLOURS[i]} [1]")
+    gate = [
+        QAItem(
+            f"g{i}",
+            f"What colour is the sky on planet Zog-{i}?",
+            (f"On planet Zog-{i} the sky is {COLOURS[i]}.",),
+            (COLOURS[i],),
+        )
+        for i in range(4, 6)
+    ]
+    cfg = LoRATrainingConfig(
+        max_steps=3, batch_size=2, grad_accum=1, learning_rate=5e-3, max_length=200, save_every=0
+    )
+    report = run_generator_cycle(
+        rag,
+        "c",
+        gate_items=gate,
+        heldout_texts=["Cats sleep a lot during the day."],
+        cycle=1,
+        train_config=cfg,
+        negative_rate=1.0,
+    )
+    pp = report.manifest["per_passage"]
+    assert report.manifest["reading"] == "per_passage"
+    assert pp["answer_passage"] == 4 and pp["unsupported"] == 0
+    # Each correction's prompt held two passages, one of another planet: its negative.
+    assert pp["passage_negatives"] == 4 and pp["negative_rate"] == 1.0
+    assert report.manifest["by_provenance"] == {"user_correction": 4, "abstention": 4}
+    assert report.manifest["examples"] == 8
+    info = rag.registry.get(report.version)
+    assert info.gate_decision is not None and info.data_manifest["reading"] == "per_passage"
+    rag.close()

@@ -85,3 +85,39 @@ def test_retrieved_item_puts_the_top_context_k_passages_in_the_prompt() -> None:
     assert (hit3, hit10) == (1.0, 1.0)
     item, _, _ = retrieved_item(rag, _q(1, "q1", "g1"))
     assert item.contexts == ("text of x0", "text of g1", "text of x1")
+
+
+def test_the_reader_bench_says_which_run_to_make_first_when_its_source_is_missing(
+    tmp_path: Path,
+) -> None:
+    from evals.bench_generator_loop import reader_cycle
+
+    args = argparse.Namespace(
+        source=str(tmp_path / "no-run"), work_dir=str(tmp_path / "work"), threads=1
+    )
+    with pytest.raises(SystemExit) as err:
+        reader_cycle(args)
+    assert "holds no catalog.db" in str(err.value)
+    assert "bench_generator_loop retriever --work-dir" in str(err.value)
+    assert not (tmp_path / "work").exists()
+
+
+def test_passage_abstention_abstains_only_when_every_passage_abstains() -> None:
+    from evals.bench_generator_loop import passage_abstention
+    from tests.unit.generator.test_reading import KeywordReader
+
+    # q1: the gold passage is retrieved (answerable), and three passages lack it.
+    # q2: the gold passage is not in the top 10; x3's text names the reader's keyword.
+    filler = [f"x{i}" for i in range(12)]
+    rag = _Ranking({"dense": {"q1": ["g1", *filler], "q2": filler}})
+    reader = KeywordReader("of g1")
+    out = passage_abstention(rag, [_q(1, "q1", "g1"), _q(2, "q2", "g2")], reader, 8)
+    assert out == {
+        "abstain_when_unanswerable": 1.0,
+        "n_unanswerable": 2,
+        "abstain_when_answerable": 0.0,
+        "n_answerable": 1,
+    }
+    reader.keyword = "of x"
+    out = passage_abstention(rag, [_q(1, "q1", "g1"), _q(2, "q2", "g2")], reader, 8)
+    assert out["abstain_when_unanswerable"] == 0.0 and out["abstain_when_answerable"] == 0.0
