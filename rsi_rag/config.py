@@ -54,7 +54,8 @@ class RAGConfig:
         reading: ``"joint"`` puts the ``context_k`` passages in one prompt;
             ``"per_passage"`` asks each of them alone, in rank order, and answers with the
             first reading that does not abstain (:mod:`rsi_rag.generate.reading`). The
-            generator loop then trains on single-passage examples to match.
+            generator loop then trains on single-passage examples to match. Inference-time
+            verification, when on, reads jointly.
         rrf_k: The constant of reciprocal rank fusion.
         abstain_threshold: When the best dense cosine score is below this value the
             answer is an abstention, without generating.
