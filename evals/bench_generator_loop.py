@@ -23,10 +23,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "covidqa"
+from evals._common import SHARED_DATA
+
+DATA = SHARED_DATA / "covidqa"
 
 
 def load(root: Path = DATA) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    if not (root / "corpus.jsonl").is_file() or not (root / "questions.jsonl").is_file():
+        raise SystemExit(
+            f"COVID-QA not found at {root} (corpus.jsonl and questions.jsonl); "
+            "set RSI_RAG_SHARED_DATA to the folder that holds covidqa/"
+        )
     corpus = {}
     for line in (root / "corpus.jsonl").open():
         row = json.loads(line)

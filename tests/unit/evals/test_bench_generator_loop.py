@@ -121,3 +121,12 @@ def test_passage_abstention_abstains_only_when_every_passage_abstains() -> None:
     reader.keyword = "of x"
     out = passage_abstention(rag, [_q(1, "q1", "g1"), _q(2, "q2", "g2")], reader, 8)
     assert out["abstain_when_unanswerable"] == 0.0 and out["abstain_when_answerable"] == 0.0
+
+
+def test_load_says_where_covid_qa_was_looked_for(tmp_path: Path) -> None:
+    from evals.bench_generator_loop import load
+
+    with pytest.raises(SystemExit) as err:
+        load(tmp_path / "covidqa")
+    assert str(tmp_path / "covidqa") in str(err.value)
+    assert "RSI_RAG_SHARED_DATA" in str(err.value)
