@@ -554,6 +554,21 @@ def main() -> None:
     print(f"wrote {args.out} ({result['wall_seconds']:.0f} s, peak RSS {rss_mb():.0f} MiB)")
 
 
+def ranked_items(qs: list[Any], ranked: dict[Any, list[Any]], k: int) -> list[Any]:
+    """Each question with the top ``k`` passages of its ranking (by question id) as context."""
+    from rsi_rag.loop.generator_eval import QAItem
+
+    return [
+        QAItem(
+            f"q{q['id']}",
+            q["question"],
+            tuple(h.text for h in ranked[q["id"]][:k]),
+            tuple(q["answers"]),
+        )
+        for q in qs
+    ]
+
+
 def retrieval_hits(rag: Any, qs: list[Any], modes: tuple[str, ...]) -> dict[str, Any]:
     """hit@3 and hit@10 of the collection's champion retriever, per retrieval mode."""
     rows = {m: [retrieved_item(rag, q, mode=m)[1:] for q in qs] for m in modes}
@@ -604,7 +619,7 @@ def retriever_cycle(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from rsi_rag.loop.cycle import run_cycle
-    from rsi_rag.loop.generator_eval import GeneratorEvaluator, QAItem
+    from rsi_rag.loop.generator_eval import GeneratorEvaluator
 
     torch.set_num_threads(args.threads)
     work = copy_run(Path(args.source), Path(args.work_dir), "covid --data-dir")
@@ -658,15 +673,7 @@ def retriever_cycle(args: argparse.Namespace) -> dict[str, Any]:
         for q in report_q
     }
     for k in args.context_k:
-        items = [
-            QAItem(
-                f"q{q['id']}",
-                q["question"],
-                tuple(h.text for h in ranked[q["id"]][:k]),
-                tuple(q["answers"]),
-            )
-            for q in report_q
-        ]
+        items = ranked_items(report_q, ranked, k)
         gold_in = sum(
             bool(set(q["gold_pids"]) & {h.source for h in ranked[q["id"]][:k]}) for q in report_q
         )
@@ -707,8 +714,9 @@ def reader_cycle(args: argparse.Namespace) -> dict[str, Any]:
 
     import torch
 
+    from rsi_rag.generate.citations import is_abstention
     from rsi_rag.loop.generator_cycle import run_generator_cycle
-    from rsi_rag.loop.generator_eval import GeneratorEvaluator, QAItem
+    from rsi_rag.loop.generator_eval import GeneratorEvaluator
 
     torch.set_num_threads(args.threads)
     work = copy_run(Path(args.source), Path(args.work_dir), "retriever --work-dir")
@@ -728,17 +736,6 @@ def reader_cycle(args: argparse.Namespace) -> dict[str, Any]:
         )
     first_adapter = col.generator_version
     out["champions_before"] = {"retriever": col.retriever_version, "generator": first_adapter}
-
-    def items(ranked: dict[Any, list[Any]], k: int) -> list[Any]:
-        return [
-            QAItem(
-                f"q{q['id']}",
-                q["question"],
-                tuple(h.text for h in ranked[q["id"]][:k]),
-                tuple(q["answers"]),
-            )
-            for q in report_q
-        ]
 
     base_col = dataclasses.replace(col, retriever_version=base_retriever)
     dense = rag.retriever(base_col, "dense")
@@ -761,7 +758,7 @@ def reader_cycle(args: argparse.Namespace) -> dict[str, Any]:
         results[name] = res
         out.setdefault("answers", {})[name] = {
             **res.summary(),
-            "abstained": sum(map(is_abstention_text, ev.outputs.values())) / len(its),
+            "abstained": sum(map(is_abstention, ev.outputs.values())) / len(its),
             "passages_read": sum(ev.passages_read.values()) / len(its),
             "seconds_per_query": (time.perf_counter() - started) / len(its),
         }
@@ -770,10 +767,15 @@ def reader_cycle(args: argparse.Namespace) -> dict[str, Any]:
         return res
 
     untrained = "untrained: base, base retriever, dense top 3"
-    run(untrained, rag.generator, items(untrained_ranked, 3), "joint")
+    run(untrained, rag.generator, ranked_items(report_q, untrained_ranked, 3), "joint")
     first = rag.generator_for(col)
-    run("cycle-1 adapter, joint top 1", first, items(ranked, 1), "joint")
-    run(f"cycle-1 adapter, per passage top {k}", first, items(ranked, k), "per_passage")
+    run("cycle-1 adapter, joint top 1", first, ranked_items(report_q, ranked, 1), "joint")
+    run(
+        f"cycle-1 adapter, per passage top {k}",
+        first,
+        ranked_items(report_q, ranked, k),
+        "per_passage",
+    )
     heldout = [
         row["text"]
         for row in corpus.values()
@@ -809,8 +811,13 @@ def reader_cycle(args: argparse.Namespace) -> dict[str, Any]:
     if not report.promoted:  # report the challenger's figures even when the gate refused it
         rag.adapters.load(report.version, rag.registry.get(report.version).path)
     second = rag.adapters.generator(report.version)
-    run(f"cycle-2 reader, per passage top {k}", second, items(ranked, k), "per_passage")
-    run("cycle-2 reader, joint top 1", second, items(ranked, 1), "joint")
+    run(
+        f"cycle-2 reader, per passage top {k}",
+        second,
+        ranked_items(report_q, ranked, k),
+        "per_passage",
+    )
+    run("cycle-2 reader, joint top 1", second, ranked_items(report_q, ranked, 1), "joint")
     served = results[f"cycle-2 reader, per passage top {k}"]
     out["paired"] = {
         against: paired(results[against], served, "answer_f1")
@@ -828,12 +835,6 @@ def reader_cycle(args: argparse.Namespace) -> dict[str, Any]:
     print("abstention, per passage", json.dumps(out["abstention"]), flush=True)
     _dump(out, args.out)
     return out
-
-
-def is_abstention_text(text: str) -> bool:
-    from rsi_rag.generate.citations import is_abstention
-
-    return is_abstention(text)
 
 
 def passage_abstention(rag: Any, qs: list[Any], gen: Any, mnt: int) -> dict[str, Any]:
