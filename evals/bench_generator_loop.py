@@ -494,7 +494,7 @@ def main() -> None:
     d.add_argument("--context-k", type=int, default=3, help="passages read, one at a time")
     _options(
         d,
-        negative_rate=0.1,
+        negative_rate=0.0,
         steps=160,
         batch=4,
         accum=2,
@@ -704,11 +704,11 @@ def reader_cycle(args: argparse.Namespace) -> dict[str, Any]:
     A copy of a `retriever` run's work dir (generator adapter and retriever both promoted on
     the users' logged corrections) runs a second generator cycle with
     ``reading="per_passage"``: the same corrections become single-passage examples (the
-    passage that supports the answer, and for half of them a passage of the same prompt that
-    lacks it, with the abstention answer) and the gate reads one passage at a time. The report
-    questions are answered before and after, each reading against the untrained system (base
-    model, base retriever, dense top 3 in one prompt), and the abstention contexts are read the
-    same way.
+    passage that supports the answer, and for a ``--negative-rate`` share of them a passage of
+    the same prompt that lacks it, with the abstention answer) and the gate reads one passage
+    at a time. The report questions are answered before and after, each reading against the
+    untrained system (base model, base retriever, dense top 3 in one prompt), and the
+    abstention contexts are read the same way.
     """
     import dataclasses
 

@@ -152,7 +152,7 @@ def run_generator_cycle(
     progress: bool = False,
     max_new_tokens: int = 48,
     reading: str | None = None,
-    negative_rate: float = 0.1,
+    negative_rate: float = 0.0,
 ) -> GeneratorCycleReport:
     """Run one cycle; returns the report (the decision is also stored in the registry).
 

@@ -189,7 +189,7 @@ def test_per_passage_examples_rate_unsupported_abstention_and_single_passages() 
         GenExample(e.question + f" {i}", e.contexts, e.answer, e.provenance)
         for i, e in enumerate(many)
     ]
-    _, none = per_passage_examples(many, negative_rate=0.0)
+    _, none = per_passage_examples(many)  # the default adds no passage negatives
     assert none["passage_negatives"] == 0 and none["answer_passage"] == 200
     _, half = per_passage_examples(many, negative_rate=0.5, seed=3)
     assert 70 <= half["passage_negatives"] <= 130
