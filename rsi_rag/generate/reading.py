@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rsi_rag.config import READINGS, Reading, check_reading
 from rsi_rag.generate.base import Generator
 from rsi_rag.generate.citations import is_abstention
 from rsi_rag.generate.prompts import ABSTAIN_TEXT, build_messages
 from rsi_rag.types import Hit
 
-__all__ = ["READINGS", "Reading", "check_reading", "read_each"]
+__all__ = ["read_each"]
 
 
 def read_each(

@@ -24,6 +24,7 @@ from rsi_rag.loop.generator_data import (
     ExampleStore,
     GenExample,
     collect_user_examples,
+    describe_examples,
     per_passage_examples,
     question_key,
 )
@@ -184,12 +185,7 @@ def run_generator_cycle(
             examples, negative_rate=negative_rate
         )
         manifest["per_passage"]["negative_rate"] = negative_rate
-        counts: dict[str, int] = {}
-        for e in examples:
-            counts[e.provenance] = counts.get(e.provenance, 0) + 1
-        manifest["examples"] = len(examples)
-        manifest["by_provenance"] = counts
-        manifest["example_ids"] = sorted(e.id for e in examples)
+        manifest.update(describe_examples(examples))
     digest = hashlib.sha1("".join(manifest["example_ids"]).encode()).hexdigest()[:8]
     version = f"gen-{col.id}-c{cycle}-{digest}"
     out_dir = Path(rag.data_dir) / "adapters" / f"collection-{col.id}" / version

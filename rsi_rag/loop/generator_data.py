@@ -14,6 +14,7 @@ import hashlib
 import json
 import random
 import re
+from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ __all__ = [
     "GenExample",
     "abstention_example",
     "collect_user_examples",
+    "describe_examples",
     "per_passage_examples",
     "question_key",
     "synthetic_examples",
@@ -206,18 +208,24 @@ class ExampleStore:
         cap = int(max_synthetic_share * len(real) / (1.0 - max_synthetic_share))
         random.Random(seed).shuffle(synth)
         chosen = real + synth[:cap]
-        counts: dict[str, int] = {}
-        for e in chosen:
-            counts[e.provenance] = counts.get(e.provenance, 0) + 1
         manifest = {
-            "examples": len(chosen),
-            "by_provenance": counts,
-            "synthetic_share": (counts.get("synthetic", 0) / len(chosen)) if chosen else 0.0,
+            **describe_examples(chosen),
             "synthetic_dropped_by_cap": max(0, len(synth) - cap),
             "excluded_deleted": len(self.all()) - len(pool),
-            "example_ids": sorted(e.id for e in chosen),
         }
         return chosen, manifest
+
+
+def describe_examples(examples: Sequence[GenExample]) -> dict[str, Any]:
+    """The manifest entries a training set is described by: its size, count per provenance,
+    synthetic share and sorted example ids."""
+    counts = dict(Counter(e.provenance for e in examples))
+    return {
+        "examples": len(examples),
+        "by_provenance": counts,
+        "synthetic_share": counts.get("synthetic", 0) / len(examples) if examples else 0.0,
+        "example_ids": sorted(e.id for e in examples),
+    }
 
 
 def collect_user_examples(

@@ -14,6 +14,7 @@ from rsi_rag.loop.generator_data import (
     GenExample,
     abstention_example,
     collect_user_examples,
+    describe_examples,
     synthetic_examples,
     verify_against_chunk,
 )
@@ -167,3 +168,13 @@ def test_over_length_examples_keep_the_passage_that_holds_the_answer() -> None:
     assert drop_least_supporting(["Masks filter.", passages[1]], "5.2 days") == [passages[1]]
     # An abstention target is supported by no passage: the last one goes.
     assert drop_least_supporting(passages, ABSTAIN_TEXT) == passages[:2]
+
+
+def test_describe_examples_counts_provenance_share_and_ids() -> None:
+    examples = [_ex("a"), _ex("b"), _ex("c", "synthetic"), _ex("d", "abstention")]
+    d = describe_examples(examples)
+    assert d["examples"] == 4
+    assert d["by_provenance"] == {"user_correction": 2, "synthetic": 1, "abstention": 1}
+    assert d["synthetic_share"] == 0.25
+    assert d["example_ids"] == sorted(e.id for e in examples)
+    assert describe_examples([])["synthetic_share"] == 0.0
